@@ -1,0 +1,94 @@
+// Operator commands on a stopped node's data dir: `aspen restore` (from a backup) and `aspen recover`
+// (inspect, or force a new one-node cluster after losing a quorum).
+
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type Command, Option } from 'commander'
+import { loadConfig } from '../node/config.js'
+import { CliFailure, UsageError } from './errors.js'
+import { membershipLines, printJson, printLine } from './format.js'
+import { EXIT_CODES_HELP } from './options.js'
+import type { CliDeps, RunState } from './program.js'
+import { runInfoPath } from './target.js'
+
+function dataDirOf (deps: CliDeps, given: string | undefined, command: string): string {
+  const dataDir = given ?? (deps.io.env.ASPEN_DATA_DIR === '' ? undefined : deps.io.env.ASPEN_DATA_DIR)
+  if (dataDir === undefined) throw new UsageError(`${command} needs --data-dir`, 'pass --data-dir DIR of the stopped node')
+  return resolve(deps.io.cwd, dataDir)
+}
+
+/** These commands rewrite a data dir; a node running on it would be corrupted. */
+function refuseIfRunning (dir: string): void {
+  if (existsSync(runInfoPath(dir))) {
+    throw new CliFailure(`the node in ${dir} seems to be running (${runInfoPath(dir)} exists)`,
+      'stop it first (SIGTERM); if it crashed, delete that file')
+  }
+}
+
+/** Registers `aspen restore` and `aspen recover`. */
+export function registerOps (program: Command, deps: CliDeps, state: RunState): void {
+  const { io, actions } = deps
+
+  program.command('restore')
+    .summary('fill a stopped node\'s data dir from a backup file')
+    .description('Restore a backup made with `aspen cluster backup` into the data dir of a node created with ' +
+      '`aspen init` and not running. The node then starts as a one-voter cluster holding the restored keys; add ' +
+      'the other nodes as learners again. Refuses a data dir that already holds data unless --force.')
+    .addOption(new Option('--data-dir <dir>', 'data dir of the (stopped) node to restore into (env ASPEN_DATA_DIR)'))
+    .requiredOption('--from <file>', 'backup file to restore')
+    .addOption(new Option('--force', 'replace the data the data dir already holds'))
+    .addOption(new Option('--json', 'print the result as JSON'))
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (o: { dataDir?: string, from: string, force?: boolean, json?: boolean }) => {
+      const dir = dataDirOf(deps, o.dataDir, 'restore')
+      const from = resolve(io.cwd, o.from)
+      if (!existsSync(from)) throw new CliFailure(`backup file ${from} not found`, 'check the --from path')
+      const config = loadConfig(dir, io.env, {}, io.cwd)
+      state.secrets.push(config.cookie)
+      refuseIfRunning(dir)
+      const r = await actions.ops.restore({ config, from, force: o.force === true })
+      if (o.json === true) { printJson(io, r); return }
+      printLine(io, `Restored ${r.keys} keys (index ${r.index}) into ${r.dataDir}.`)
+      printLine(io, `Next: aspen start --data-dir ${r.dataDir}`)
+    })
+
+  program.command('recover')
+    .summary('inspect a stopped node\'s data, or force a new one-node cluster from it')
+    .description('Disaster recovery on a stopped node.\n\n' +
+      '--inspect reads the data dir and reports node id, peer id, cluster id, term, indexes, membership and whether ' +
+      'the chain hashes verify; it changes nothing.\n\n' +
+      '--force-new-cluster rewrites the membership to this node alone so it can lead without the lost voters. ' +
+      'Use it only when a quorum is permanently gone: writes the other nodes had and this one lacks are lost, and ' +
+      'the old nodes must not be started against the new cluster (wipe and re-add them).')
+    .addOption(new Option('--data-dir <dir>', 'data dir of the stopped node (env ASPEN_DATA_DIR)'))
+    .addOption(new Option('--inspect', 'report the state of the data dir; change nothing').conflicts('forceNewCluster'))
+    .addOption(new Option('--force-new-cluster', 'make this node the only voter of its cluster (destructive, see above)'))
+    .addOption(new Option('--json', 'print the result as JSON'))
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (o: { dataDir?: string, inspect?: boolean, forceNewCluster?: boolean, json?: boolean }) => {
+      if (o.inspect !== true && o.forceNewCluster !== true) {
+        throw new UsageError('recover needs --inspect or --force-new-cluster', 'start with --inspect to see the state of the data dir')
+      }
+      const dir = dataDirOf(deps, o.dataDir, 'recover')
+      if (o.inspect === true) {
+        const r = await actions.ops.recoverInspect({ dataDir: dir })
+        if (o.json === true) { printJson(io, r); return }
+        printLine(io, `data dir:  ${r.dataDir}`)
+        printLine(io, `node:      ${r.nodeId ?? 'unknown'} (${r.peerId ?? 'no peer id recorded'})`)
+        printLine(io, `cluster:   ${r.clusterId ?? 'none'}`)
+        printLine(io, `term ${r.term}, commit ${r.commitIndex}, applied ${r.appliedIndex}, last index ${r.lastIndex}`)
+        if (r.membership !== null) for (const l of membershipLines(r.membership)) printLine(io, l)
+        printLine(io, `chain hashes: ${r.chainOk ? 'verified' : 'MISMATCH'}`)
+        for (const p of r.problems) printLine(io, `problem: ${p}`)
+        return
+      }
+      const config = loadConfig(dir, io.env, {}, io.cwd)
+      state.secrets.push(config.cookie)
+      refuseIfRunning(dir)
+      const r = await actions.ops.recoverForceNewCluster({ config })
+      if (o.json === true) { printJson(io, r); return }
+      printLine(io, `Node ${r.nodeId} is now the only voter of its cluster.`)
+      for (const l of membershipLines(r.membership)) printLine(io, l)
+      printLine(io, `Next: aspen start --data-dir ${dir}, then re-add the other nodes as learners.`)
+    })
+}

@@ -1,0 +1,84 @@
+// The KV service of one node: writes go through the log (validate → propose → answer after apply), reads are
+// served from the applied state after a ReadIndex barrier (linearizable), or at once (stale). It knows nothing of
+// transports: the client protocol handler calls it, and forwards to the leader when this node is not it.
+import { randomBytes } from 'node:crypto'
+import { encodeCommand, type CommandResult } from '../api/codec.js'
+import type { GetOp, OpResponse, RangeOp, RangeRequest, RangeResult, KeyValue, Txn, TxnResponse } from '../api/kv.js'
+import { MAX_REQUEST_BYTES } from '../api/limits.js'
+import { RequestTooLargeError } from '../api/errors.js'
+import { validateKey, validateLimit, validateRange, validateTxn } from '../api/validate.js'
+import { AspenError } from '../errors.js'
+import type { RaftDriver } from './raft-driver.js'
+
+export type ReadConsistency = 'linearizable' | 'lease' | 'stale'
+
+/** A command was refused at apply time by a deterministic check (a limit, a malformed op); nothing changed. */
+export class CommandRefusedError extends AspenError {
+  constructor (readonly code: string, message: string) { super(message) }
+}
+
+/** The read side of the store the service needs. */
+export interface KvReader {
+  get (key: Uint8Array): Promise<KeyValue | undefined>
+  range (req: RangeRequest): Promise<RangeResult>
+}
+
+export interface KvServiceOptions {
+  nodeId: number
+  /** Test-only fault (chaos harness proves it can fail): serve linearizable reads without ReadIndex. */
+  unsafeLocalReads?: boolean
+}
+
+/** Turns one applied command result into a response or a typed error. */
+function unwrap (r: CommandResult): TxnResponse {
+  if (r.ok) return r.response
+  throw new CommandRefusedError(r.code, r.message)
+}
+
+/** Serves KV requests on one node. */
+export class KvService {
+  private readonly idPrefix: Buffer
+  private seq = 0n
+
+  constructor (private readonly driver: RaftDriver, private readonly reader: KvReader, private readonly opts: KvServiceOptions) {
+    // node id + a per-boot nonce: request ids never repeat across restarts, so a late apply cannot answer a new waiter.
+    this.idPrefix = Buffer.concat([Buffer.from(new Uint32Array([opts.nodeId]).buffer), randomBytes(4)])
+  }
+
+  private nextRequestId (): Uint8Array {
+    const id = Buffer.allocUnsafe(16)
+    this.idPrefix.copy(id, 0)
+    id.writeBigUInt64BE(++this.seq, 8)
+    return id
+  }
+
+  /** Runs a transaction through the log; resolves with its response once applied on this node. */
+  async txn (txn: Txn, timeoutMs: number): Promise<TxnResponse> {
+    validateTxn(txn)
+    const requestId = this.nextRequestId()
+    const data = encodeCommand({ requestId, txn })
+    if (data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('request is too large', MAX_REQUEST_BYTES, data.length)
+    const applied = await this.driver.propose(requestId, data, timeoutMs)
+    return unwrap(applied)
+  }
+
+  /** Serves read-only ops from the applied state at the requested consistency. */
+  async read (ops: Array<GetOp | RangeOp>, consistency: ReadConsistency, timeoutMs: number): Promise<OpResponse[]> {
+    for (const op of ops) {
+      if (op.type === 'get') validateKey(op.key)
+      else { validateRange(op.start, op.end); validateLimit(op.limit) }
+    }
+    if (consistency !== 'stale' && this.opts.unsafeLocalReads !== true) await this.driver.readBarrier(timeoutMs)
+    const out: OpResponse[] = []
+    for (const op of ops) {
+      if (op.type === 'get') {
+        const kv = await this.reader.get(op.key)
+        out.push(kv === undefined ? { type: 'get' } : { type: 'get', kv })
+      } else {
+        const r = await this.reader.range({ start: op.start, end: op.end, limit: op.limit, keysOnly: op.keysOnly })
+        out.push({ type: 'range', kvs: r.kvs, more: r.more, ...(r.next !== undefined ? { next: r.next } : {}) })
+      }
+    }
+    return out
+  }
+}
