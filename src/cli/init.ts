@@ -121,7 +121,7 @@ export function registerInit (program: Command, deps: CliDeps, state: RunState):
       })
       state.secrets.push(result.config.cookie)
 
-      // TODO(coordinator): wire CliActions.createIdentity to src/p2p's load-or-create identity (identity.key,
+
       // mode 0600) so `aspen init` creates the identity now and prints the peer id. While it is null the node
       // creates its identity on first start.
       const identity = deps.actions.createIdentity === null ? null : await deps.actions.createIdentity(dir)

@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 // The `aspen` executable: runs the CLI against the real process and exits with its code.
 
-import { notWiredActions } from './actions.js'
 import { processIo } from './io.js'
 import { runCli } from './program.js'
+import { wiredActions } from './wired-actions.js'
 
-// TODO(coordinator): replace notWiredActions() with the actions wired to src/node and src/client.
-const code = await runCli(process.argv.slice(2), { actions: notWiredActions(), io: processIo() })
+const code = await runCli(process.argv.slice(2), { actions: wiredActions(), io: processIo() })
 // Exit explicitly once stdout has drained, so a library handle left open cannot keep the process alive.
 process.stdout.write('', () => process.exit(code))

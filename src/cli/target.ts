@@ -7,15 +7,13 @@ import { join, resolve } from 'node:path'
 import {
   DEFAULT_REQUEST_TIMEOUT_MS, loadConfig, readCookieFile, ticketProblem, validateCookie
 } from '../node/config.js'
+import { runInfoPath } from '../node/run-info.js'
 import type { ClusterTarget, RequestContext } from './actions.js'
 import { CliFailure, UsageError } from './errors.js'
 import type { CliIo } from './io.js'
 import type { TargetOptions } from './options.js'
 
-/** Path of the run info a running node writes into its data dir. */
-export function runInfoPath (dataDir: string): string {
-  return join(dataDir, 'run', 'node.json')
-}
+export { runInfoPath }
 
 /** The cookie from --cookie, --cookie-file, ASPEN_COOKIE or ASPEN_COOKIE_FILE (first given wins), validated. */
 function cookieFromOptions (io: CliIo, o: TargetOptions): string | undefined {

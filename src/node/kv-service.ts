@@ -40,7 +40,7 @@ export class KvService {
   private readonly idPrefix: Buffer
   private seq = 0n
 
-  constructor (private readonly driver: RaftDriver, private readonly reader: KvReader, private readonly opts: KvServiceOptions) {
+  constructor (private readonly driver: () => RaftDriver, private readonly reader: KvReader, private readonly opts: KvServiceOptions) {
     // node id + a per-boot nonce: request ids never repeat across restarts, so a late apply cannot answer a new waiter.
     this.idPrefix = Buffer.concat([Buffer.from(new Uint32Array([opts.nodeId]).buffer), randomBytes(4)])
   }
@@ -58,7 +58,7 @@ export class KvService {
     const requestId = this.nextRequestId()
     const data = encodeCommand({ requestId, txn })
     if (data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('request is too large', MAX_REQUEST_BYTES, data.length)
-    const applied = await this.driver.propose(requestId, data, timeoutMs)
+    const applied = await this.driver().propose(requestId, data, timeoutMs)
     return unwrap(applied)
   }
 
@@ -68,7 +68,7 @@ export class KvService {
       if (op.type === 'get') validateKey(op.key)
       else { validateRange(op.start, op.end); validateLimit(op.limit) }
     }
-    if (consistency !== 'stale' && this.opts.unsafeLocalReads !== true) await this.driver.readBarrier(timeoutMs)
+    if (consistency !== 'stale' && this.opts.unsafeLocalReads !== true) await this.driver().readBarrier(timeoutMs)
     const out: OpResponse[] = []
     for (const op of ops) {
       if (op.type === 'get') {

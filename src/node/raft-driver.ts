@@ -3,7 +3,7 @@
 // the application of committed entries in ONE synced batch, then send what promised durable state, answer the
 // proposals and reads that became ready, and advance. Proposals and messages that arrive while a batch is on disk
 // pile up in the core and leave together in the next Ready: that is the group commit.
-import { decodeConfChange } from '../raft/index.js'
+import { decodeConfChange, InvalidMessageError, StepLocalMessageError } from '../raft/index.js'
 import type { RawNode, MemoryStorage } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Ready, Snapshot } from '../raft/types.js'
 import { AspenError, invariant } from '../errors.js'
@@ -76,6 +76,7 @@ export class RaftDriver {
   private running = false
   private scheduled = false
   private stopped = false
+  private paused = 0
 
   constructor (
     readonly rawNode: RawNode,
@@ -96,9 +97,10 @@ export class RaftDriver {
     if (this.stopped) return
     try {
       this.rawNode.step(m)
-    } catch {
-      // A message the core refuses (local-only type from the network, stale, from a removed peer) changes nothing.
-      return
+    } catch (err) {
+      // A message the core refuses as malformed or local-only changes nothing; anything else is a bug to surface.
+      if (err instanceof InvalidMessageError || err instanceof StepLocalMessageError) return
+      throw err
     }
     this.kick()
   }
@@ -149,12 +151,29 @@ export class RaftDriver {
 
   /** Schedules a Ready pass on the next turn of the event loop (coalescing everything that arrives meanwhile). */
   kick (): void {
-    if (this.scheduled || this.running || this.stopped) return
+    if (this.scheduled || this.running || this.stopped || this.paused > 0) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
       void this.run()
     })
+  }
+
+  /** Resolves once no Ready is being handled. */
+  async idle (): Promise<void> {
+    while (this.running) await new Promise(resolve => setImmediate(resolve))
+  }
+
+  /** Runs `fn` while no Ready is handled (e.g. installing a snapshot under the store); resumes afterwards. */
+  async pause<T> (fn: () => Promise<T>): Promise<T> {
+    this.paused++
+    try {
+      await this.idle()
+      return await fn()
+    } finally {
+      this.paused--
+      this.kick()
+    }
   }
 
   /** Stops processing; every waiter gets StoppingError. */
@@ -205,7 +224,7 @@ export class RaftDriver {
   }
 
   private async run (): Promise<void> {
-    if (this.running || this.stopped) return
+    if (this.running || this.stopped || this.paused > 0) return
     this.running = true
     try {
       this.issueReadRound()

@@ -1,0 +1,119 @@
+// CliActions wired to the real thing: `start` runs src/node, every cluster/kv command goes through the public
+// client (src/client). The CLI holds no protocol logic of its own.
+import { readFile } from 'node:fs/promises'
+import { pino, type Logger } from 'pino'
+import { connect, type AspenClient } from '../client/index.js'
+import { loadOrCreateIdentity } from '../p2p/index.js'
+import { startNode } from '../node/node.js'
+import type { NodeConfig } from '../node/config.js'
+import type { RunInfo } from '../node/run-info.js'
+import { encodeTicket } from '../p2p/index.js'
+import { notWiredActions, type CliActions, type ClusterStatus, type RequestContext, type MembershipChangeResult } from './actions.js'
+
+/** A client for the command's target: the local node's addresses from run/node.json, or the ticket. */
+async function clientFor (ctx: RequestContext): Promise<AspenClient> {
+  const t = ctx.target
+  if (t.kind === 'ticket') return await connect({ ticket: t.ticket, cookie: t.cookie, timeoutMs: ctx.timeoutMs })
+  const info = JSON.parse(await readFile(t.runInfoPath, 'utf8')) as RunInfo
+  const ticket = encodeTicket({ clusterId: info.clusterId, peers: [{ peerId: info.peerId, addrs: info.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).slice(0, 8) }] })
+  return await connect({ ticket, cookie: t.cookie, timeoutMs: ctx.timeoutMs })
+}
+
+/** Runs `fn` with a connected client and always closes it. */
+async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promise<T>): Promise<T> {
+  const c = await clientFor(ctx)
+  try {
+    return await fn(c)
+  } finally {
+    await c.close()
+  }
+}
+
+function makeLogger (config: NodeConfig, pretty: boolean): Logger {
+  const level = config.logLevel
+  const base = { level, base: { node: config.nodeId } }
+  if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } })
+  return pino(base, pino.destination({ fd: 2, sync: false }))
+}
+
+/** Runs a node until SIGTERM/SIGINT (graceful) or a second signal (at once). */
+async function runNode (config: NodeConfig, opts: { prettyLogs: boolean }): Promise<void> {
+  const log = makeLogger(config, opts.prettyLogs)
+  const node = await startNode(config, { logger: log })
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1) { log.warn(`second ${sig}: exiting at once`); log.flush(); process.exit(1) }
+    log.info(`${sig} received: stopping gracefully (send it again to exit at once)`)
+    void node.stop()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  await node.done
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+  log.flush()
+  if (node.fatalError !== undefined) throw node.fatalError
+}
+
+const membership = async (c: AspenClient, method: string, body: unknown, timeoutMs: number): Promise<MembershipChangeResult> =>
+  await c.control<MembershipChangeResult>(method, body, { timeoutMs })
+
+/** The CLI actions of a full build. */
+export function wiredActions (): CliActions {
+  const base = notWiredActions()
+  return {
+    createIdentity: async (dataDir: string) => ({ peerId: (await loadOrCreateIdentity(dataDir)).peerId.toString() }),
+    startNode: runNode,
+    cluster: {
+      ...base.cluster,
+      init: async (ctx) => await withClient(ctx, async c => await c.control('cluster.init', {}, { timeoutMs: ctx.timeoutMs })),
+      status: async (ctx) => await withClient(ctx, async c => await c.control<ClusterStatus>('cluster.status', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })),
+      health: async (ctx) => await withClient(ctx, async c => {
+        const st = await c.control<ClusterStatus>('cluster.status', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })
+        const problems: string[] = []
+        const voters = st.membership.voters.length
+        const reachable = st.members.filter(m => m.role === 'voter' && m.reachable).length
+        if (st.leaderId === null) problems.push('no leader is known to the node asked')
+        if (reachable < Math.floor(voters / 2) + 1) problems.push(`only ${reachable} of ${voters} voters are reachable`)
+        for (const m of st.members) if (!m.reachable) problems.push(`node ${m.nodeId} (${m.role}) is not reachable`)
+        return { healthy: problems.length === 0, leaderId: st.leaderId, term: st.term, votersReachable: reachable, voters, problems }
+      }),
+      addLearner: async (ctx, r) => await withClient(ctx, async c => await membership(c, 'cluster.addLearner', r, ctx.timeoutMs)),
+      promote: async (ctx, r) => await withClient(ctx, async c => {
+        const st = await c.control<ClusterStatus>('cluster.status', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })
+        const voters = [...new Set([...st.membership.voters, r.nodeId])]
+        const learners = st.membership.learners.filter(id => id !== r.nodeId)
+        return await membership(c, 'cluster.changeMembership', { voters, learners, force: r.force }, ctx.timeoutMs)
+      }),
+      changeMembership: async (ctx, r) => await withClient(ctx, async c => await membership(c, 'cluster.changeMembership', r, ctx.timeoutMs)),
+      remove: async (ctx, r) => await withClient(ctx, async c => await membership(c, 'cluster.remove', r, ctx.timeoutMs)),
+      transferLeader: async (ctx, r) => await withClient(ctx, async c => await c.control('cluster.transferLeader', r, { timeoutMs: ctx.timeoutMs })),
+      snapshot: async (ctx) => await withClient(ctx, async c => await c.control('cluster.snapshot', {}, { timeoutMs: ctx.timeoutMs })),
+      ticket: async (ctx) => await withClient(ctx, async c => await c.control('cluster.ticket', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })),
+      metrics: async (ctx) => await withClient(ctx, async c => await c.control('cluster.metrics', {}, { timeoutMs: ctx.timeoutMs, idempotent: true }))
+    },
+    kv: {
+      ...base.kv,
+      put: async (ctx, r) => await withClient(ctx, async c => await c.put(r.key, r.value, { timeoutMs: ctx.timeoutMs })),
+      get: async (ctx, r) => await withClient(ctx, async c => await c.get(r.key, { consistency: r.consistency, timeoutMs: ctx.timeoutMs })),
+      del: async (ctx, r) => await withClient(ctx, async c => await c.del(r.key, { timeoutMs: ctx.timeoutMs })),
+      scan: async (ctx, r) => await withClient(ctx, async c => {
+        const kvs = []
+        let after: Uint8Array | undefined
+        let more = true
+        while (more && kvs.length < r.limit) {
+          const page = await c.scan(r.prefix, { limit: Math.min(10_000, r.limit - kvs.length), after, consistency: r.consistency, timeoutMs: ctx.timeoutMs })
+          kvs.push(...page.kvs)
+          more = page.more
+          after = page.next
+          if (after === undefined) break
+        }
+        return { kvs, more }
+      }),
+      cas: async (ctx, r) => await withClient(ctx, async c => await c.cas(r.key, r.expected, r.value, { timeoutMs: ctx.timeoutMs })),
+      txn: async (ctx, txn) => await withClient(ctx, async c => await c.txn(txn, { timeoutMs: ctx.timeoutMs }))
+    },
+    ops: base.ops
+  }
+}

@@ -1,0 +1,87 @@
+// The change-event table: per revision, the puts and deletes it made (transactions and delete-range included),
+// so that watches can resume from a revision. Encoded once per applied entry; the same bytes feed the state hash.
+// Layout (hand-rolled: this is on the write path of every request), repeated per event:
+//   put:    [0][varint key len][key][varint value len][value][create u64][version u64][lease u64]
+//   delete: [1][varint key len][key]
+import type { KvEvent } from '../api/kv.js'
+import type { Effect } from './state-machine.js'
+import { readU64, writeU64 } from './keys.js'
+import { plain, RecordError } from './records.js'
+
+function varintSize (n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
+}
+
+function writeVarint (buf: Buffer, off: number, n: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n & 0x7f) | 0x80
+    n >>>= 7
+  }
+  buf[off++] = n
+  return off
+}
+
+/** Encodes the effects of one revision. */
+export function encodeEvents (effects: Effect[]): Buffer {
+  let size = 0
+  for (const e of effects) {
+    size += 1 + varintSize(e.key.length) + e.key.length
+    if (e.type === 'put') size += varintSize(e.rec.value.length) + e.rec.value.length + 24
+  }
+  const buf = Buffer.allocUnsafe(size)
+  let off = 0
+  for (const e of effects) {
+    buf[off++] = e.type === 'put' ? 0 : 1
+    off = writeVarint(buf, off, e.key.length)
+    buf.set(e.key, off)
+    off += e.key.length
+    if (e.type === 'put') {
+      off = writeVarint(buf, off, e.rec.value.length)
+      buf.set(e.rec.value, off)
+      off += e.rec.value.length
+      writeU64(buf, off, e.rec.createRevision)
+      writeU64(buf, off + 8, e.rec.version)
+      writeU64(buf, off + 16, e.rec.lease)
+      off += 24
+    }
+  }
+  return buf
+}
+
+/** Decodes the events of `revision`; throws RecordError on a malformed record. */
+export function decodeEvents (revision: number, bytes: Buffer): KvEvent[] {
+  const out: KvEvent[] = []
+  let off = 0
+  const need = (n: number): void => {
+    if (off + n > bytes.length) throw new RecordError(`truncated event record at byte ${off}`)
+  }
+  const varint = (): number => {
+    let n = 0
+    for (let shift = 0; shift < 28; shift += 7) {
+      need(1)
+      const b = bytes[off++]
+      n |= (b & 0x7f) << shift
+      if ((b & 0x80) === 0) return n
+    }
+    throw new RecordError('event length varint too long')
+  }
+  while (off < bytes.length) {
+    const type = bytes[off++]
+    if (type !== 0 && type !== 1) throw new RecordError(`unknown event type ${type}`)
+    const keyLen = varint()
+    need(keyLen)
+    const key = plain(bytes.subarray(off, off + keyLen))
+    off += keyLen
+    if (type === 1) {
+      out.push({ type: 'delete', kv: { key, value: new Uint8Array(0), createRevision: 0, modRevision: revision, version: 0, lease: 0 } })
+      continue
+    }
+    const valueLen = varint()
+    need(valueLen + 24)
+    const value = plain(bytes.subarray(off, off + valueLen))
+    off += valueLen
+    out.push({ type: 'put', kv: { key, value, createRevision: readU64(bytes, off), modRevision: revision, version: readU64(bytes, off + 8), lease: readU64(bytes, off + 16) } })
+    off += 24
+  }
+  return out
+}

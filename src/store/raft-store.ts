@@ -1,0 +1,1113 @@
+// The durable store of one node: the Raft log and the KV state machine in ONE LevelDB (DATA_DIR/raft), written
+// with one synced batch per Ready (new entries + hard state + the effects of newly committed entries + applied
+// index + chain hashes + change events). Nothing is applied before it is committed; truncating an uncommitted
+// suffix never touches the KV tables; re-applying (applied, commit] after a crash gives the same result.
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { AspenError, invariant } from '../errors.js'
+import type { CommandResult } from '../api/codec.js'
+import { decodeCommand } from '../api/codec.js'
+import type { Command, KeyValue, RangeRequest, RangeResult, RevisionEvents } from '../api/kv.js'
+import { MAX_PAGE_BYTES, MAX_PAGE_KEYS, MAX_REQUEST_BYTES } from '../api/limits.js'
+import { DecodeError, InvalidRequestError, LimitError, RequestTooLargeError } from '../api/errors.js'
+import { validateCommand, validateKey, validateLimit, validateRange } from '../api/validate.js'
+import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js'
+import { chainHash, stateHash as nextStateHash } from './chain.js'
+import {
+  CompactedError, CorruptionError, DataDirLockedError, FormatVersionError, IdentityMismatchError, NotInitializedError,
+  SnapshotError, SnapshotInProgressError, StaleSnapshotError, StoreClosedError
+} from './errors.js'
+import { decodeEvents, encodeEvents } from './events.js'
+import {
+  bytesId, eventKey, eventRevisionOf, KV_END, KV_START, kvBounds, kvKey, kvPrefix, LOG_END, logIndexOf, logKey, META,
+  MAX_GENERATION, userKeyOf
+} from './keys.js'
+import type { KvSource } from './overlay.js'
+import { NOT_LOADED, Overlay } from './overlay.js'
+import { KvCache } from './kv-cache.js'
+import type { KvRecord } from './records.js'
+import {
+  cloneConfState, cloneHardState, confStateFromRecord, confStateToRecord, decodeKvRecord, decodeLogRecord,
+  emptyConfState, encodeKvRecord, encodeLogRecord, HASH_BYTES, RecordError, ZERO_HASH
+} from './records.js'
+import { SnapshotReader } from './snapshot-reader.js'
+import { decodeChunk, unpackRecords } from './snapshot-stream.js'
+import { applyTxn, newBudget, rangePage, toKeyValue } from './state-machine.js'
+import type { TxnOutcome } from './state-machine.js'
+import * as wire from './store-wire.js'
+
+/** On-disk format written by this build. An unknown version is refused at open. */
+export const FORMAT_VERSION = 1
+/** Revisions of change events kept by default (watches can resume this far back). */
+export const DEFAULT_EVENT_WINDOW = 100_000
+/** Log entries kept behind the applied index by default when a snapshot compacts the log. */
+export const DEFAULT_LOG_RETAIN = 5_000
+/** Most entries returned by one readEntries call. */
+export const MAX_READ_ENTRIES = 10_000
+
+export interface RaftStoreOptions {
+  /** Revisions of change events to keep (0 = keep none: no event table writes, every read is compacted). */
+  eventWindow?: number
+  /** Log entries kept behind the snapshot index when compacting (≥ 0). */
+  logRetain?: number
+  /** Create the store when the data dir holds none (default true). */
+  create?: boolean
+  /** The node id this data dir belongs to; recorded on creation, checked afterwards. */
+  nodeId?: number
+}
+
+/** Snapshot metadata plus the hashes a replica needs to continue the chain and compare state. */
+export interface StoreSnapshotMetadata extends SnapshotMetadata {
+  /** Chain hash h[index] (hex). */
+  chainHash: string
+  /** Running state hash at index (hex). */
+  stateHash: string
+}
+
+/** What open found on disk: enough to restart Raft. */
+export interface Recovered {
+  hardState: HardState
+  confState: ConfState
+  applied: number
+  snapshotMeta?: StoreSnapshotMetadata
+  /** First log index on disk (may be ≤ the snapshot index: the retained window). */
+  firstIndex: number
+  lastIndex: number
+  lastTerm: number
+  /** The log after the snapshot (index > snapshotMeta.index, or the whole log without a snapshot), in order. */
+  entries: Entry[]
+}
+
+/** One Ready's worth of work (see Ready in raft/types.ts). */
+export interface PersistInput {
+  entries: Entry[]
+  hardState?: HardState
+  committedEntries: Entry[]
+  /** The configuration after applying the conf changes among committedEntries. */
+  confState?: ConfState
+  /** fsync the batch (default true). */
+  mustSync?: boolean
+}
+
+/** The outcome of one newly applied, non-empty normal entry. */
+export type ApplyResult = { index: number, requestId: Uint8Array } & CommandResult
+
+type BatchOp = { type: 'put', key: Buffer, value: Uint8Array } | { type: 'del', key: Buffer }
+type Db = ClassicLevel<Buffer, Buffer>
+
+interface LogPoint {
+  index: number
+  term: number
+  hash: Buffer
+}
+
+interface ParsedEntry {
+  entry: Entry
+  cmd?: Command
+  error?: AspenError
+}
+
+const EMPTY = new Uint8Array(0)
+
+function u32 (n: number): Buffer {
+  const b = Buffer.allocUnsafe(4)
+  b.writeUInt32BE(n)
+  return b
+}
+
+function hex (b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+}
+
+function fromHex (s: string, what: string): Buffer {
+  if (!/^[0-9a-f]{64}$/.test(s)) throw new SnapshotError(`${what} must be 64 hex digits`)
+  return Buffer.from(s, 'hex')
+}
+
+function isLocked (err: unknown): boolean {
+  const e = err as { code?: string, cause?: { code?: string } }
+  return e?.code === 'LEVEL_LOCKED' || e?.cause?.code === 'LEVEL_LOCKED'
+}
+
+function checkCount (n: number | undefined, min: number, what: string): void {
+  invariant(n === undefined || (Number.isSafeInteger(n) && n >= min), () => `${what} must be an integer ≥ ${min}, got ${n}`)
+}
+
+/** The unified Raft log + KV state machine of one node. */
+export class RaftStore {
+  private readonly eventWindow: number
+  private readonly logRetain: number
+  private identity!: wire.IdentityRecord
+  private hs: HardState = { term: 0, vote: 0, commit: 0 }
+  private lastIndex = 0
+  private logStart: LogPoint = { index: 0, term: 0, hash: ZERO_HASH }
+  private applied: LogPoint = { index: 0, term: 0, hash: ZERO_HASH }
+  private confState: ConfState = emptyConfState()
+  private stateHashValue: Buffer = ZERO_HASH
+  private gen = 1
+  private eventsFloor = 1
+  private snapMeta: StoreSnapshotMetadata | undefined
+  // terms and chain hashes of [applied.index, lastIndex]: element 0 is the applied entry
+  private tailTerms: number[] = [0]
+  private tailHashes: Buffer[] = [ZERO_HASH]
+  private recoveredState!: Recovered
+  private queue: Promise<void> = Promise.resolve()
+  private closed = false
+  private failed: Error | undefined
+  private installing = false
+  private readonly readers = new Set<SnapshotReader>()
+  private readonly cache = new KvCache()
+
+  private constructor (private readonly db: Db, readonly dataDir: string, opts: RaftStoreOptions) {
+    this.eventWindow = opts.eventWindow ?? DEFAULT_EVENT_WINDOW
+    this.logRetain = opts.logRetain ?? DEFAULT_LOG_RETAIN
+  }
+
+  /**
+   * Opens (or creates) the store in DATA_DIR/raft: takes the LevelDB lock, checks the format version, deletes
+   * orphans of interrupted snapshot installs and compactions, and verifies the log's hash chain.
+   */
+  static async open (dataDir: string, opts: RaftStoreOptions = {}): Promise<RaftStore> {
+    checkCount(opts.eventWindow, 0, 'eventWindow')
+    checkCount(opts.logRetain, 0, 'logRetain')
+    checkCount(opts.nodeId, 1, 'nodeId')
+    const dir = join(dataDir, 'raft')
+    if (opts.create === false && !existsSync(dir)) throw new NotInitializedError(dataDir)
+    await mkdir(dir, { recursive: true })
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    try {
+      await db.open()
+    } catch (err) {
+      if (isLocked(err)) throw new DataDirLockedError(dataDir, { cause: err })
+      throw err
+    }
+    const store = new RaftStore(db, dataDir, opts)
+    try {
+      await store.load(opts)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return store
+  }
+
+  // ---------------------------------------------------------------- open / recovery
+
+  private corrupt (table: string, index: number | undefined, detail: string): CorruptionError {
+    return new CorruptionError(this.dataDir, table, index, detail)
+  }
+
+  private async readRecord<T> (key: Buffer, table: string, decode: (b: Uint8Array) => T): Promise<T | undefined> {
+    const v = await this.db.get(key)
+    if (v === undefined) return undefined
+    try {
+      return decode(v)
+    } catch (err) {
+      throw this.corrupt(table, undefined, `undecodable record: ${(err as Error).message}`)
+    }
+  }
+
+  private async requireRecord<T> (key: Buffer, table: string, decode: (b: Uint8Array) => T): Promise<T> {
+    const r = await this.readRecord(key, table, decode)
+    if (r === undefined) throw this.corrupt(table, undefined, 'record is missing')
+    return r
+  }
+
+  private async load (opts: RaftStoreOptions): Promise<void> {
+    const fv = await this.db.get(META.formatVersion)
+    if (fv === undefined) {
+      const any = await this.db.keys({ limit: 1 }).all()
+      if (any.length > 0) throw new FormatVersionError(this.dataDir, 'missing', FORMAT_VERSION)
+      if (opts.create === false) throw new NotInitializedError(this.dataDir)
+      await this.initialize(opts.nodeId ?? 0)
+    } else if (fv.length !== 4 || fv.readUInt32BE(0) !== FORMAT_VERSION) {
+      throw new FormatVersionError(this.dataDir, fv.length === 4 ? String(fv.readUInt32BE(0)) : `0x${fv.toString('hex')}`, FORMAT_VERSION)
+    }
+
+    this.identity = await this.requireRecord(META.identity, 'identity', (b) => wire.IdentityRecord.decode(b))
+    if (opts.nodeId !== undefined) {
+      if (this.identity.nodeId === 0) {
+        this.identity = { ...this.identity, nodeId: opts.nodeId }
+        await this.db.put(META.identity, Buffer.from(wire.IdentityRecord.encode(this.identity)), { sync: true })
+      } else if (this.identity.nodeId !== opts.nodeId) {
+        throw new IdentityMismatchError(`data dir ${this.dataDir} belongs to node ${this.identity.nodeId}, not node ${opts.nodeId}`)
+      }
+    }
+    const hs = await this.requireRecord(META.hardState, 'hardState', (b) => wire.HardStateRecord.decode(b))
+    const ap = await this.requireRecord(META.applied, 'applied', (b) => wire.AppliedRecord.decode(b))
+    const ls = await this.requireRecord(META.logStart, 'logStart', (b) => wire.LogStartRecord.decode(b))
+    const sn = await this.readRecord(META.snapshot, 'snapshot', (b) => wire.SnapshotMetaRecord.decode(b))
+    const gen = await this.requireRecord(META.generation, 'generation', (b) => {
+      if (b.length !== 4) throw new RecordError(`${b.length} bytes`)
+      return Buffer.from(b).readUInt32BE(0)
+    })
+    const ef = await this.requireRecord(META.eventsFloor, 'eventsFloor', (b) => {
+      if (b.length !== 8) throw new RecordError(`${b.length} bytes`)
+      return Buffer.from(b).readUInt32BE(0) * 2 ** 32 + Buffer.from(b).readUInt32BE(4)
+    })
+    for (const [name, h] of [['applied', ap.chainHash], ['applied', ap.stateHash], ['logStart', ls.chainHash]] as const) {
+      if (h.length !== HASH_BYTES) throw this.corrupt(name, undefined, `hash of ${h.length} bytes`)
+    }
+    if (!(ls.index <= ap.index && ap.index <= hs.commit && hs.commit <= hs.lastIndex)) {
+      throw this.corrupt('hardState', undefined, `inconsistent positions: log start ${ls.index}, applied ${ap.index}, commit ${hs.commit}, last ${hs.lastIndex}`)
+    }
+
+    this.hs = { term: hs.term, vote: hs.vote, commit: hs.commit }
+    this.lastIndex = hs.lastIndex
+    this.logStart = { index: ls.index, term: ls.term, hash: Buffer.from(ls.chainHash) }
+    this.confState = confStateFromRecord(ap.confState)
+    this.stateHashValue = Buffer.from(ap.stateHash)
+    this.gen = gen
+    this.eventsFloor = ef
+    this.snapMeta = sn === undefined ? undefined : snapshotMetaFromRecord(sn)
+
+    // Orphans: KV generations of interrupted installs, log keys outside [first, last] left by a crash between a
+    // switch/compaction batch and its cleanup, events below the floor. All are unreachable from the records above.
+    await this.db.clear({ gte: KV_START, lt: kvPrefix(gen) })
+    await this.db.clear({ gte: kvPrefix(gen + 1), lt: KV_END })
+    await this.db.clear({ gte: logKey(0), lte: logKey(ls.index) })
+    await this.db.clear({ gt: logKey(hs.lastIndex), lt: LOG_END })
+    await this.db.clear({ gte: eventKey(0), lt: eventKey(ef) })
+
+    const entries = await this.verifyLog(ap, sn?.index ?? ls.index)
+
+    const snapIndex = this.snapMeta?.index
+    if (snapIndex !== undefined && snapIndex >= this.logStart.index && snapIndex <= this.lastIndex) {
+      // the snapshot's chain hash must agree with the log when the log still covers it
+      const h = snapIndex === this.applied.index ? this.applied.hash : await this.diskHash(snapIndex)
+      if (h !== undefined && hex(h) !== this.snapMeta?.chainHash) throw this.corrupt('snapshot', snapIndex, 'snapshot chain hash does not match the log')
+    }
+
+    this.recoveredState = {
+      hardState: cloneHardState(this.hs),
+      confState: cloneConfState(this.confState),
+      applied: this.applied.index,
+      snapshotMeta: this.snapMeta === undefined ? undefined : { ...this.snapMeta, confState: cloneConfState(this.snapMeta.confState) },
+      firstIndex: this.logStart.index + 1,
+      lastIndex: this.lastIndex,
+      lastTerm: this.tailTerms[this.tailTerms.length - 1],
+      entries
+    }
+  }
+
+  private async diskHash (index: number): Promise<Buffer | undefined> {
+    if (index === this.logStart.index) return this.logStart.hash
+    const v = await this.db.get(logKey(index))
+    return v === undefined ? undefined : decodeLogRecord(index, v).chainHash
+  }
+
+  private async initialize (nodeId: number): Promise<void> {
+    const identity: wire.IdentityRecord = { storeId: randomUUID(), nodeId, peerId: '', createdAtMs: Date.now() }
+    const ef = Buffer.alloc(8)
+    ef.writeUInt32BE(1, 4)
+    await this.db.batch([
+      { type: 'put', key: META.identity, value: Buffer.from(wire.IdentityRecord.encode(identity)) },
+      { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ term: 0, vote: 0, commit: 0, lastIndex: 0 })) },
+      { type: 'put', key: META.applied, value: this.appliedRecord({ index: 0, term: 0, hash: ZERO_HASH }, emptyConfState(), ZERO_HASH) },
+      { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: 0, term: 0, chainHash: ZERO_HASH as Uint8Array<ArrayBuffer> })) },
+      { type: 'put', key: META.generation, value: u32(1) },
+      { type: 'put', key: META.eventsFloor, value: ef },
+      // written last in the same atomic batch: its presence means the store is complete
+      { type: 'put', key: META.formatVersion, value: u32(FORMAT_VERSION) }
+    ], { sync: true })
+  }
+
+  /** Verifies the chain over the whole retained log; returns the entries after `keepAfter`; fills the tail. */
+  private async verifyLog (ap: wire.AppliedRecord, keepAfter: number): Promise<Entry[]> {
+    const entries: Entry[] = []
+    let expected = this.logStart.index + 1
+    let prev = this.logStart.hash
+    const terms: number[] = []
+    const hashes: Buffer[] = []
+    if (ap.index === this.logStart.index) {
+      terms.push(this.logStart.term)
+      hashes.push(this.logStart.hash)
+    }
+    const it = this.db.iterator({ gt: logKey(this.logStart.index), lte: logKey(this.lastIndex), highWaterMarkBytes: 1024 * 1024 })
+    try {
+      while (true) {
+        const page = await it.nextv(1000)
+        if (page.length === 0) break
+        for (const [k, v] of page) {
+          const index = logIndexOf(k)
+          if (index !== expected) throw this.corrupt('log', expected, `entry ${expected} is missing (next present: ${index})`)
+          let rec: { entry: Entry, chainHash: Buffer }
+          try {
+            rec = decodeLogRecord(index, v)
+          } catch (err) {
+            throw this.corrupt('log', index, `torn or undecodable entry: ${(err as Error).message}`)
+          }
+          const h = chainHash(prev, rec.entry)
+          if (!h.equals(rec.chainHash)) throw this.corrupt('log', index, 'chain hash mismatch (entry or stored hash altered)')
+          if (index > keepAfter) entries.push(rec.entry)
+          if (index >= ap.index) {
+            terms.push(rec.entry.term)
+            hashes.push(h)
+          }
+          prev = h
+          expected++
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    if (expected !== this.lastIndex + 1) throw this.corrupt('log', expected, `entry ${expected} is missing (log should end at ${this.lastIndex})`)
+    invariant(terms.length === this.lastIndex - ap.index + 1, 'tail covers [applied, last]')
+    if (!hashes[0].equals(ap.chainHash)) throw this.corrupt('applied', ap.index, 'applied chain hash does not match the log')
+    if (terms[0] !== ap.term) throw this.corrupt('applied', ap.index, `applied term ${ap.term} does not match the log term ${terms[0]}`)
+    this.applied = { index: ap.index, term: ap.term, hash: hashes[0] }
+    this.tailTerms = terms
+    this.tailHashes = hashes
+    return entries
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  /** The store UUID created with the data dir (a wiped node gets a new one). */
+  get storeId (): string {
+    return this.identity.storeId
+  }
+
+  /** The node id recorded for this data dir (0 = none recorded). */
+  get nodeId (): number {
+    return this.identity.nodeId
+  }
+
+  /** What open found on disk (unchanged by later writes, except `bootstrap`, which replaces it). */
+  recovered (): Recovered {
+    return this.recoveredState
+  }
+
+  /** Current positions. */
+  status (): { applied: number, appliedTerm: number, commit: number, firstIndex: number, lastIndex: number, lastTerm: number, eventsFloor: number, generation: number } {
+    return {
+      applied: this.applied.index,
+      appliedTerm: this.applied.term,
+      commit: this.hs.commit,
+      firstIndex: this.logStart.index + 1,
+      lastIndex: this.lastIndex,
+      lastTerm: this.tailTerms[this.tailTerms.length - 1],
+      eventsFloor: this.eventsFloor,
+      generation: this.gen
+    }
+  }
+
+  /** The current hard state. */
+  hardState (): HardState {
+    return cloneHardState(this.hs)
+  }
+
+  /** The configuration as of the applied index. */
+  appliedConfState (): ConfState {
+    return cloneConfState(this.confState)
+  }
+
+  /** Metadata of the last snapshot taken or installed. */
+  snapshotMeta (): StoreSnapshotMetadata | undefined {
+    return this.snapMeta === undefined ? undefined : { ...this.snapMeta, confState: cloneConfState(this.snapMeta.confState) }
+  }
+
+  /** The running hash of applied effects at the applied index (equal on replicas at equal index). */
+  stateHash (): { index: number, hash: string } {
+    return { index: this.applied.index, hash: hex(this.stateHashValue) }
+  }
+
+  /** The chain hash h[applied] (equal on replicas whose logs agree up to that index). */
+  chainHash (): { index: number, hash: string } {
+    return { index: this.applied.index, hash: hex(this.applied.hash) }
+  }
+
+  /** The peer id recorded for this data dir, if any. */
+  getPeerId (): string | undefined {
+    return this.identity.peerId === '' ? undefined : this.identity.peerId
+  }
+
+  /** Records the peer id on first call; a different one later is refused with IdentityMismatchError. */
+  async setPeerId (peerId: string): Promise<void> {
+    invariant(peerId.length > 0 && peerId.length <= 256, 'peer id must be 1..256 characters')
+    await this.exclusive(async () => {
+      if (this.identity.peerId === peerId) return
+      if (this.identity.peerId !== '') {
+        throw new IdentityMismatchError(`data dir ${this.dataDir} was created with peer id ${this.identity.peerId}, not ${peerId}`)
+      }
+      const next = { ...this.identity, peerId }
+      await this.write([{ type: 'put', key: META.identity, value: Buffer.from(wire.IdentityRecord.encode(next)) }], true)
+      this.identity = next
+    })
+  }
+
+  // ---------------------------------------------------------------- serialisation of writers
+
+  private usable (): void {
+    if (this.closed) throw new StoreClosedError(`store at ${this.dataDir} is closed`)
+    if (this.failed !== undefined) throw new StoreClosedError(`store at ${this.dataDir} stopped after a failed write: ${this.failed.message}`, { cause: this.failed })
+  }
+
+  private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    this.usable()
+    const prev = this.queue
+    let release!: () => void
+    this.queue = new Promise<void>((resolve) => { release = resolve })
+    try {
+      await prev
+      this.usable()
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** A write whose failure leaves the disk state unknown: the store stops (fail-stop) and must be reopened. */
+  private async write (ops: BatchOp[], sync: boolean): Promise<void> {
+    try {
+      // a chained batch costs about half of an array batch per operation (abstract-level copies array ops)
+      const batch = this.db.batch()
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value as Buffer)
+        else batch.del(op.key)
+      }
+      await batch.write({ sync })
+    } catch (err) {
+      this.failed = err as Error
+      throw err
+    }
+  }
+
+  private async cleanup (fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn()
+    } catch (err) {
+      this.failed = err as Error
+      throw err
+    }
+  }
+
+  // ---------------------------------------------------------------- persist (the write path)
+
+  private tailTerm (index: number): number {
+    return this.tailTerms[index - this.applied.index]
+  }
+
+  private tailHash (index: number): Buffer {
+    return this.tailHashes[index - this.applied.index]
+  }
+
+  private appliedRecord (at: LogPoint, conf: ConfState, stateHash: Uint8Array): Buffer {
+    return Buffer.from(wire.AppliedRecord.encode({
+      index: at.index, term: at.term, chainHash: at.hash as Uint8Array<ArrayBuffer>, confState: confStateToRecord(conf), stateHash: stateHash as Uint8Array<ArrayBuffer>
+    }))
+  }
+
+  /**
+   * Persists one Ready in ONE batch (synced unless mustSync is false): appends `entries` (dropping any conflicting
+   * suffix), the hard state, and applies the newly committed entries (those above the applied index) to the KV
+   * tables with their events, applied index, configuration and state hash. Returns one result per applied
+   * non-empty normal entry. Invariant violations (overwriting committed entries, applying beyond commit or
+   * beyond the log, gaps) throw InvariantError with nothing written.
+   */
+  async persist (rd: PersistInput): Promise<ApplyResult[]> {
+    return await this.exclusive(async () => await this.persistLocked(rd))
+  }
+
+  private async persistLocked (rd: PersistInput): Promise<ApplyResult[]> {
+    const ops: BatchOp[] = []
+    const ents = rd.entries
+    const first = ents.length > 0 ? ents[0].index : this.lastIndex + 1
+    const newLast = ents.length > 0 ? ents[ents.length - 1].index : this.lastIndex
+    const newHashes: Buffer[] = []
+    if (ents.length > 0) {
+      invariant(first > this.hs.commit, () => `entries from ${first} would overwrite committed entries (commit ${this.hs.commit})`)
+      invariant(first <= this.lastIndex + 1, () => `entries from ${first} leave a gap after last index ${this.lastIndex}`)
+      let prev = this.tailHash(first - 1)
+      let prevTerm = this.tailTerm(first - 1)
+      for (let i = 0; i < ents.length; i++) {
+        const e = ents[i]
+        invariant(e.index === first + i, () => `entries are not contiguous at ${e.index}`)
+        invariant(e.term >= prevTerm, () => `entry ${e.index} has term ${e.term} below its predecessor's ${prevTerm}`)
+        const h = chainHash(prev, e)
+        ops.push({ type: 'put', key: logKey(e.index), value: encodeLogRecord(e, h) })
+        newHashes.push(h)
+        prev = h
+        prevTerm = e.term
+      }
+      for (let i = newLast + 1; i <= this.lastIndex; i++) ops.push({ type: 'del', key: logKey(i) })
+    }
+    const termAt = (index: number): number => index >= first ? ents[index - first].term : this.tailTerm(index)
+    const hashAt = (index: number): Buffer => index >= first ? newHashes[index - first] : this.tailHash(index)
+
+    const hs = rd.hardState === undefined ? this.hs : cloneHardState(rd.hardState)
+    invariant(hs.term >= this.hs.term, () => `hard state term went back from ${this.hs.term} to ${hs.term}`)
+    invariant(hs.commit >= this.hs.commit, () => `commit went back from ${this.hs.commit} to ${hs.commit}`)
+    invariant(hs.commit <= newLast, () => `commit ${hs.commit} is beyond the last index ${newLast}`)
+    if (rd.hardState !== undefined || ents.length > 0) {
+      ops.push({ type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: newLast })) })
+    }
+
+    // apply the newly committed entries
+    const toApply = rd.committedEntries.filter((e) => e.index > this.applied.index)
+    for (let i = 0; i < toApply.length; i++) {
+      const e = toApply[i]
+      invariant(e.index === this.applied.index + 1 + i, () => `committed entry ${e.index} does not follow applied ${this.applied.index + i}`)
+      invariant(e.index <= hs.commit, () => `entry ${e.index} is not committed (commit ${hs.commit})`)
+      invariant(e.index <= newLast && termAt(e.index) === e.term, () => `committed entry ${e.index}/${e.term} is not the logged entry`)
+    }
+    let results: ApplyResult[] = []
+    let cacheUpdates: Array<[string, Buffer | null]> = []
+    let applied = this.applied
+    const conf = rd.confState === undefined ? this.confState : cloneConfState(rd.confState)
+    let sHash = this.stateHashValue
+    let floor = this.eventsFloor
+    if (toApply.length > 0) {
+      const out = await this.applyEntries(toApply, ops, sHash)
+      results = out.results
+      sHash = out.stateHash
+      cacheUpdates = out.cacheUpdates
+      const last = toApply[toApply.length - 1]
+      applied = { index: last.index, term: last.term, hash: hashAt(last.index) }
+      const slack = Math.max(1, this.eventWindow >> 3)
+      if (this.eventWindow === 0 || applied.index - floor + 1 > this.eventWindow + slack) {
+        floor = applied.index - this.eventWindow + 1
+        const b = Buffer.allocUnsafe(8)
+        b.writeUInt32BE(Math.floor(floor / 2 ** 32), 0)
+        b.writeUInt32BE(floor >>> 0, 4)
+        ops.push({ type: 'put', key: META.eventsFloor, value: b })
+      }
+    }
+    if (toApply.length > 0 || rd.confState !== undefined) {
+      ops.push({ type: 'put', key: META.applied, value: this.appliedRecord(applied, conf, sHash) })
+    }
+
+    if (ops.length === 0) return results
+    await this.write(ops, rd.mustSync ?? true)
+
+    // the batch is durable: move the in-memory state to match it
+    if (ents.length > 0) {
+      const keep = first - this.applied.index
+      this.tailTerms.length = keep
+      this.tailHashes.length = keep
+      for (let i = 0; i < ents.length; i++) {
+        this.tailTerms.push(ents[i].term)
+        this.tailHashes.push(newHashes[i])
+      }
+      this.lastIndex = newLast
+    }
+    this.hs = hs
+    for (const [id, rec] of cacheUpdates) this.cache.set(id, rec)
+    if (applied.index > this.applied.index) {
+      const drop = applied.index - this.applied.index
+      this.tailTerms.splice(0, drop)
+      this.tailHashes.splice(0, drop)
+      this.applied = applied
+    }
+    this.confState = conf
+    this.stateHashValue = sHash
+    if (floor > this.eventsFloor) {
+      const oldFloor = this.eventsFloor
+      this.eventsFloor = floor
+      // without a window nothing is written below the floor (leftovers of an earlier window go at the next open)
+      if (this.eventWindow > 0) await this.cleanup(async () => { await this.db.clear({ gte: eventKey(oldFloor), lt: eventKey(floor) }) })
+    }
+    return results
+  }
+
+  private parse (e: Entry): ParsedEntry {
+    if (e.type !== 'normal' || e.data.length === 0) return { entry: e }
+    try {
+      if (e.data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('encoded request is too large', MAX_REQUEST_BYTES, e.data.length)
+      const cmd = decodeCommand(e.data)
+      validateCommand(cmd, { encodedBytes: e.data.length })
+      return { entry: e, cmd }
+    } catch (err) {
+      // only request faults become (deterministic) results; anything else is a fault of this replica
+      if (err instanceof DecodeError || err instanceof LimitError || err instanceof InvalidRequestError) return { entry: e, error: err }
+      throw err
+    }
+  }
+
+  private async applyEntries (toApply: Entry[], ops: BatchOp[], sHash: Buffer): Promise<{ results: ApplyResult[], stateHash: Buffer, cacheUpdates: Array<[string, Buffer | null]> }> {
+    const parsed = toApply.map((e) => this.parse(e))
+    const source = await this.prefetch(parsed)
+    const root = new Overlay(source)
+    const results: ApplyResult[] = []
+    // effects per entry, hashed afterwards in one tight loop (keeps the hash code and data hot in cache)
+    const hashed: Array<[number, Buffer]> = []
+    for (const p of parsed) {
+      const index = p.entry.index
+      if (p.error !== undefined) {
+        results.push({ index, requestId: p.cmd?.requestId ?? EMPTY, ok: false, code: p.error.code, message: p.error.message })
+        continue
+      }
+      if (p.cmd === undefined) continue // no-op or conf change: nothing to apply to the KV state
+      let out: TxnOutcome
+      try {
+        // synchronous unless the transaction scans a range or names a key that was not prefetched
+        const pending = applyTxn(root, p.cmd.txn, index)
+        out = pending instanceof Promise ? await pending : pending
+      } catch (err) {
+        // a response over the budget is a property of the request and the state, hence the same on every replica
+        if (!(err instanceof LimitError)) throw err
+        results.push({ index, requestId: p.cmd.requestId, ok: false, code: err.code, message: err.message })
+        continue
+      }
+      results.push({ index, requestId: p.cmd.requestId, ok: true, response: out.response })
+      if (out.effects.length > 0) {
+        const ev = encodeEvents(out.effects)
+        if (this.eventWindow > 0) ops.push({ type: 'put', key: eventKey(index), value: ev })
+        hashed.push([index, ev])
+      }
+    }
+    for (const [index, ev] of hashed) sHash = nextStateHash(sHash, index, ev)
+    const cacheUpdates: Array<[string, Buffer | null]> = []
+    for (const w of root.pending()) {
+      if (w.rec === null) {
+        ops.push({ type: 'del', key: kvKey(this.gen, w.key) })
+        cacheUpdates.push([w.id, null])
+      } else {
+        const value = encodeKvRecord(w.rec)
+        ops.push({ type: 'put', key: kvKey(this.gen, w.key), value })
+        cacheUpdates.push([w.id, value])
+      }
+    }
+    return { results, stateHash: sHash, cacheUpdates }
+  }
+
+  /** Reads, in one getMany, the current records of every key the commands name (both branches). */
+  private async prefetch (parsed: ParsedEntry[]): Promise<KvSource> {
+    const ids = new Map<string, Uint8Array>()
+    for (const p of parsed) {
+      if (p.cmd === undefined) continue
+      const { compare, success, failure } = p.cmd.txn
+      for (const c of compare) ids.set(bytesId(c.key), c.key)
+      for (const op of success.concat(failure)) {
+        if (op.type === 'put' || op.type === 'delete' || op.type === 'get') ids.set(bytesId(op.key), op.key)
+      }
+    }
+    const known = new Map<string, KvRecord | null>()
+    const missing: string[] = []
+    for (const id of ids.keys()) {
+      const c = this.cache.get(id)
+      if (c === undefined) missing.push(id)
+      else known.set(id, c === null ? null : this.decodeKv(c))
+    }
+    if (missing.length > 0) {
+      const values = await this.db.getMany(missing.map((id) => kvKey(this.gen, ids.get(id) as Uint8Array)))
+      for (let i = 0; i < missing.length; i++) {
+        const v = values[i]
+        known.set(missing[i], v === undefined ? null : this.decodeKv(v))
+        // what the disk holds now; this batch's own writes replace it once they are durable
+        this.cache.set(missing[i], v ?? null)
+      }
+    }
+    return this.source(this.gen, known)
+  }
+
+  private decodeKv (v: Buffer): KvRecord {
+    try {
+      return decodeKvRecord(v)
+    } catch (err) {
+      throw this.corrupt('kv', undefined, (err as Error).message)
+    }
+  }
+
+  /** Read access to generation `gen` of the KV table, answering point reads from `known` when it has them. */
+  private source (gen: number, known?: Map<string, KvRecord | null>): KvSource {
+    const db = this.db
+    const decode = (v: Buffer): KvRecord => this.decodeKv(v)
+    return {
+      peek (id) {
+        const k = known?.get(id)
+        return k === undefined ? NOT_LOADED : k ?? undefined
+      },
+      async get (id, key) {
+        const k = known?.get(id)
+        if (k !== undefined) return k ?? undefined
+        const v = await db.get(kvKey(gen, key))
+        return v === undefined ? undefined : decode(v)
+      },
+      async * scan (start, end) {
+        const it = db.iterator(kvBounds(gen, start, end))
+        try {
+          let size = 16
+          while (true) {
+            const page = await it.nextv(size)
+            if (page.length === 0) return
+            for (const [k, v] of page) yield { key: userKeyOf(k), rec: decode(v) }
+            size = Math.min(size * 4, 1024)
+          }
+        } finally {
+          await it.close()
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads of the applied state
+
+  /** The applied value of `key`, or undefined. */
+  async get (key: Uint8Array): Promise<KeyValue | undefined> {
+    this.usable()
+    validateKey(key)
+    const v = await this.db.get(kvKey(this.gen, key))
+    return v === undefined ? undefined : toKeyValue(key, this.decodeKv(v), false, true)
+  }
+
+  /**
+   * One page of [start, end) of the applied state: at most `limit` keys (0/undefined = MAX_PAGE_KEYS) and
+   * MAX_PAGE_BYTES of keys+values; `next` continues when `more`. LimitError above MAX_PAGE_KEYS.
+   */
+  async range (req: RangeRequest): Promise<RangeResult> {
+    this.usable()
+    validateRange(req.start, req.end)
+    validateLimit(req.limit ?? 0)
+    const src = this.source(this.gen)
+    // fresh buffers from LevelDB: no copy needed
+    return await rangePage(src, req.start, req.end, req.limit ?? 0, req.keysOnly === true, newBudget(), false)
+  }
+
+  /**
+   * Change events from `fromRevision` on, whole revisions only, at most `limit` events (at least one revision).
+   * `next` is where to resume. CompactedError when fromRevision is below the retained window.
+   */
+  async events (fromRevision: number, limit = 1000): Promise<{ revisions: RevisionEvents[], next: number }> {
+    this.usable()
+    invariant(Number.isSafeInteger(fromRevision) && fromRevision >= 1, 'fromRevision must be a positive integer')
+    validateLimit(limit)
+    const max = limit === 0 ? MAX_PAGE_KEYS : limit
+    if (fromRevision < this.eventsFloor) throw new CompactedError(fromRevision, this.eventsFloor)
+    const upTo = this.applied.index
+    if (fromRevision > upTo) return { revisions: [], next: fromRevision }
+    const revisions: RevisionEvents[] = []
+    let count = 0
+    const it = this.db.iterator({ gte: eventKey(fromRevision), lte: eventKey(upTo) })
+    try {
+      while (true) {
+        const page = await it.nextv(64)
+        if (page.length === 0) break
+        for (const [k, v] of page) {
+          const revision = eventRevisionOf(k)
+          let events
+          try {
+            events = decodeEvents(revision, v)
+          } catch (err) {
+            throw this.corrupt('events', revision, (err as Error).message)
+          }
+          if (revisions.length > 0 && count + events.length > max) return { revisions, next: revision }
+          revisions.push({ revision, events })
+          count += events.length
+        }
+      }
+    } finally {
+      await it.close()
+    }
+    return { revisions, next: upTo + 1 }
+  }
+
+  /** Log entries [lo, hi) from disk, at most MAX_READ_ENTRIES and about maxBytes of payload (at least one entry). */
+  async readEntries (lo: number, hi: number, maxBytes = MAX_PAGE_BYTES): Promise<Entry[]> {
+    this.usable()
+    if (lo <= this.logStart.index) throw new CompactedError(lo, this.logStart.index + 1)
+    invariant(hi <= this.lastIndex + 1 && lo <= hi, () => `entries [${lo}, ${hi}) are beyond the log (last ${this.lastIndex})`)
+    const out: Entry[] = []
+    let bytes = 0
+    const it = this.db.iterator({ gte: logKey(lo), lt: logKey(Math.min(hi, lo + MAX_READ_ENTRIES)) })
+    try {
+      let expected = lo
+      for await (const [k, v] of it) {
+        const index = logIndexOf(k)
+        if (index !== expected) throw this.corrupt('log', expected, 'entry is missing')
+        let entry: Entry
+        try {
+          entry = decodeLogRecord(index, v).entry
+        } catch (err) {
+          throw this.corrupt('log', index, `torn or undecodable entry: ${(err as Error).message}`)
+        }
+        if (out.length > 0 && bytes + entry.data.length > maxBytes) break
+        out.push(entry)
+        bytes += entry.data.length
+        expected++
+      }
+    } finally {
+      await it.close()
+    }
+    return out
+  }
+
+  /** A hash over the whole KV table at one consistent point (for comparing replicas at the same index). */
+  async kvHash (): Promise<{ index: number, hash: string }> {
+    this.usable()
+    const snapshot = this.db.snapshot()
+    try {
+      const ap = wire.AppliedRecord.decode(await this.db.get(META.applied, { snapshot }) as Buffer)
+      const gen = (await this.db.get(META.generation, { snapshot }) as Buffer).readUInt32BE(0)
+      const h = createHash('sha256')
+      const len = Buffer.allocUnsafe(8)
+      const it = this.db.iterator({ ...kvBounds(gen, EMPTY, EMPTY), snapshot, highWaterMarkBytes: 1024 * 1024 })
+      try {
+        while (true) {
+          const page = await it.nextv(1000)
+          if (page.length === 0) break
+          for (const [k, v] of page) {
+            const key = userKeyOf(k)
+            len.writeUInt32BE(key.length, 0)
+            len.writeUInt32BE(v.length, 4)
+            h.update(len).update(key).update(v)
+          }
+        }
+      } finally {
+        await it.close()
+      }
+      return { index: ap.index, hash: h.digest('hex') }
+    } finally {
+      await snapshot.close()
+    }
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /**
+   * Creates the initial state of a new cluster in a pristine store: an empty KV state at `meta` (Raft's bootstrap
+   * snapshot: index 1, term 1, the founding configuration) and `hardState`, in one synced batch. The chain and
+   * state hashes at that index are zero on every founding member. `recovered()` then describes the new state.
+   */
+  async bootstrap (meta: SnapshotMetadata, hardState: HardState): Promise<void> {
+    await this.exclusive(async () => {
+      invariant(this.lastIndex === 0 && this.applied.index === 0 && this.hs.commit === 0 && this.hs.term === 0,
+        () => `store at ${this.dataDir} is not pristine (last index ${this.lastIndex}, term ${this.hs.term}); cannot bootstrap`)
+      invariant(Number.isSafeInteger(meta.index) && meta.index > 0 && Number.isSafeInteger(meta.term) && meta.term > 0, 'bootstrap index and term must be positive')
+      invariant(hardState.term >= meta.term && hardState.commit === meta.index, 'bootstrap hard state must commit the bootstrap index')
+      const point: LogPoint = { index: meta.index, term: meta.term, hash: ZERO_HASH }
+      const conf = cloneConfState(meta.confState)
+      const snap: StoreSnapshotMetadata = { index: meta.index, term: meta.term, confState: conf, chainHash: hex(ZERO_HASH), stateHash: hex(ZERO_HASH) }
+      const floor = Buffer.alloc(8)
+      floor.writeUInt32BE(Math.floor((meta.index + 1) / 2 ** 32), 0)
+      floor.writeUInt32BE((meta.index + 1) >>> 0, 4)
+      const hs = cloneHardState(hardState)
+      await this.write([
+        { type: 'put', key: META.applied, value: this.appliedRecord(point, conf, ZERO_HASH) },
+        { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: meta.index })) },
+        { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: point.index, term: point.term, chainHash: ZERO_HASH as Uint8Array<ArrayBuffer> })) },
+        { type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(snap))) },
+        { type: 'put', key: META.eventsFloor, value: floor }
+      ], true)
+      this.applied = point
+      this.confState = conf
+      this.hs = hs
+      this.lastIndex = meta.index
+      this.logStart = point
+      this.snapMeta = snap
+      this.eventsFloor = meta.index + 1
+      this.tailTerms = [meta.term]
+      this.tailHashes = [ZERO_HASH]
+      this.recoveredState = {
+        hardState: cloneHardState(hs),
+        confState: cloneConfState(conf),
+        applied: meta.index,
+        snapshotMeta: { ...snap, confState: cloneConfState(conf) },
+        firstIndex: meta.index + 1,
+        lastIndex: meta.index,
+        lastTerm: meta.term,
+        entries: []
+      }
+    })
+  }
+
+  /**
+   * Records a snapshot at the applied index (the KV tables are the snapshot; nothing is copied) and compacts the
+   * log, keeping `logRetain` entries behind it. Before anything is applied there is nothing to record: the
+   * metadata at index 0 is returned and nothing is written.
+   */
+  async createSnapshot (): Promise<StoreSnapshotMetadata> {
+    return await this.exclusive(async () => {
+      if (this.applied.index === 0) return { index: 0, term: 0, confState: cloneConfState(this.confState), chainHash: hex(ZERO_HASH), stateHash: hex(ZERO_HASH) }
+      const meta: StoreSnapshotMetadata = {
+        index: this.applied.index,
+        term: this.applied.term,
+        confState: cloneConfState(this.confState),
+        chainHash: hex(this.applied.hash),
+        stateHash: hex(this.stateHashValue)
+      }
+      const ops: BatchOp[] = [{ type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(meta))) }]
+      const newStart = Math.max(this.logStart.index, meta.index - this.logRetain)
+      let start = this.logStart
+      if (newStart > this.logStart.index) {
+        const v = await this.db.get(logKey(newStart))
+        if (v === undefined) throw this.corrupt('log', newStart, 'entry is missing')
+        const rec = decodeLogRecord(newStart, v)
+        start = { index: newStart, term: rec.entry.term, hash: Buffer.from(rec.chainHash) }
+        ops.push({ type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: start.index, term: start.term, chainHash: start.hash as Uint8Array<ArrayBuffer> })) })
+      }
+      await this.write(ops, true)
+      const oldStart = this.logStart.index
+      this.snapMeta = meta
+      this.logStart = start
+      if (start.index > oldStart) {
+        await this.cleanup(async () => { await this.db.clear({ gt: logKey(oldStart), lte: logKey(start.index) }) })
+      }
+      return { ...meta, confState: cloneConfState(meta.confState) }
+    })
+  }
+
+  /**
+   * Opens a reader over the applied state: its metadata and its chunks come from one LevelDB snapshot, so they
+   * agree. The metadata is at the applied index when this is called (≥ the last createSnapshot index).
+   */
+  async openSnapshotReader (): Promise<SnapshotReader> {
+    return await this.exclusive(async () => {
+      const snapshot = this.db.snapshot()
+      try {
+        const ap = wire.AppliedRecord.decode(await this.db.get(META.applied, { snapshot }) as Buffer)
+        const gen = (await this.db.get(META.generation, { snapshot }) as Buffer).readUInt32BE(0)
+        const meta: StoreSnapshotMetadata = {
+          index: ap.index,
+          term: ap.term,
+          confState: confStateFromRecord(ap.confState),
+          chainHash: hex(ap.chainHash),
+          stateHash: hex(ap.stateHash)
+        }
+        const reader = new SnapshotReader(this.db, snapshot, gen, meta, () => { this.readers.delete(reader) })
+        this.readers.add(reader)
+        return reader
+      } catch (err) {
+        await snapshot.close()
+        throw err
+      }
+    })
+  }
+
+  /**
+   * Installs a streamed snapshot crash-safely: chunks are verified (sequence, per-chunk and whole-stream
+   * checksums, counts, record layout) and written into a fresh KV generation beside the live one; then ONE synced
+   * batch switches generation, applied index, configuration, hashes, hard state commit and log start (the log is
+   * discarded). A crash before the switch leaves the old state (the orphan generation is deleted on open), after it
+   * the new one. Refused with StaleSnapshotError when meta.index ≤ commit.
+   */
+  async installSnapshot (meta: StoreSnapshotMetadata, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.usable()
+    if (this.installing) throw new SnapshotInProgressError(`a snapshot install is already running on ${this.dataDir}`)
+    invariant(Number.isSafeInteger(meta.index) && meta.index > 0 && Number.isSafeInteger(meta.term) && meta.term > 0, 'snapshot index and term must be positive')
+    const chain = fromHex(meta.chainHash, 'chainHash')
+    const sHash = fromHex(meta.stateHash, 'stateHash')
+    if (meta.index <= this.hs.commit) throw new StaleSnapshotError(`snapshot at ${meta.index} is not above commit ${this.hs.commit}`)
+    invariant(this.gen < MAX_GENERATION, 'KV generations exhausted')
+    this.installing = true
+    const gen = this.gen + 1
+    let switched = false
+    try {
+      await this.db.clear({ gte: kvPrefix(gen), lt: kvPrefix(gen + 1) })
+      await this.streamInto(gen, meta, chunks)
+      await this.exclusive(async () => {
+        if (meta.index <= this.hs.commit) throw new StaleSnapshotError(`snapshot at ${meta.index} is not above commit ${this.hs.commit}`)
+        const point: LogPoint = { index: meta.index, term: meta.term, hash: chain }
+        const conf = cloneConfState(meta.confState)
+        const hs: HardState = { term: Math.max(this.hs.term, meta.term), vote: meta.term > this.hs.term ? 0 : this.hs.vote, commit: meta.index }
+        const floor = Buffer.alloc(8)
+        floor.writeUInt32BE(Math.floor((meta.index + 1) / 2 ** 32), 0)
+        floor.writeUInt32BE((meta.index + 1) >>> 0, 4)
+        const snap: StoreSnapshotMetadata = { ...meta, confState: conf }
+        await this.write([
+          { type: 'put', key: META.generation, value: u32(gen) },
+          { type: 'put', key: META.applied, value: this.appliedRecord(point, conf, sHash) },
+          { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: meta.index })) },
+          { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: point.index, term: point.term, chainHash: chain as Uint8Array<ArrayBuffer> })) },
+          { type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(snap))) },
+          { type: 'put', key: META.eventsFloor, value: floor }
+        ], true)
+        switched = true
+        this.cache.clear()
+        const oldGen = this.gen
+        const oldFloor = this.eventsFloor
+        this.gen = gen
+        this.applied = point
+        this.confState = conf
+        this.stateHashValue = sHash
+        this.hs = hs
+        this.lastIndex = meta.index
+        this.logStart = point
+        this.snapMeta = snap
+        this.eventsFloor = meta.index + 1
+        this.tailTerms = [meta.term]
+        this.tailHashes = [chain]
+        await this.cleanup(async () => {
+          await this.db.clear({ gte: kvPrefix(oldGen), lt: kvPrefix(oldGen + 1) })
+          await this.db.clear({ gte: logKey(0), lt: LOG_END })
+          await this.db.clear({ gte: eventKey(oldFloor), lt: eventKey(meta.index + 1) })
+        })
+      })
+    } catch (err) {
+      if (!switched && !this.closed && this.failed === undefined) {
+        await this.db.clear({ gte: kvPrefix(gen), lt: kvPrefix(gen + 1) }).catch(() => {})
+      }
+      throw err
+    } finally {
+      this.installing = false
+    }
+  }
+
+  private async streamInto (gen: number, meta: StoreSnapshotMetadata, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const total = createHash('sha256')
+    let seq = 0
+    let keys = 0
+    let bytes = 0
+    let done = false
+    let lastKey: Buffer | undefined
+    for await (const raw of chunks) {
+      if (this.closed) throw new StoreClosedError(`store at ${this.dataDir} closed during snapshot install`)
+      if (done) throw new SnapshotError('snapshot stream continues after its last chunk')
+      const c = decodeChunk(raw)
+      if (c.index !== meta.index || c.term !== meta.term) throw new SnapshotError(`chunk is for snapshot ${c.index}/${c.term}, expected ${meta.index}/${meta.term}`)
+      if (c.seq !== seq) throw new SnapshotError(`chunk ${c.seq} arrived, expected chunk ${seq}`)
+      seq++
+      total.update(c.records)
+      bytes += c.records.length
+      const ops: BatchOp[] = []
+      for (const r of unpackRecords(c.records)) {
+        if (r.key.length === 0 || r.key.length > 1024) throw new SnapshotError(`snapshot key of ${r.key.length} bytes`)
+        if (lastKey !== undefined && Buffer.compare(lastKey, r.key) >= 0) throw new SnapshotError('snapshot keys are not strictly ascending')
+        lastKey = r.key
+        try {
+          decodeKvRecord(r.value)
+        } catch (err) {
+          throw new SnapshotError(`bad KV record in snapshot: ${(err as Error).message}`)
+        }
+        ops.push({ type: 'put', key: kvKey(gen, r.key), value: r.value })
+        keys++
+      }
+      lastKey = lastKey === undefined ? undefined : Buffer.from(lastKey)
+      if (ops.length > 0) await this.db.batch(ops, { sync: false })
+      if (c.last) {
+        done = true
+        if (!total.digest().equals(c.totalChecksum)) throw new SnapshotError('snapshot stream fails its whole-stream checksum')
+        if (c.totalKeys !== keys || c.totalBytes !== bytes) throw new SnapshotError(`snapshot stream has ${keys} keys / ${bytes} bytes, its trailer says ${c.totalKeys} / ${c.totalBytes}`)
+      }
+    }
+    if (!done) throw new SnapshotError('snapshot stream ended before its last chunk')
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** Waits for the write in progress, closes open snapshot readers and the database. Idempotent. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.queue
+    for (const r of [...this.readers]) await r.close()
+    await this.db.close()
+  }
+}
+
+function snapshotMetaToRecord (m: StoreSnapshotMetadata): wire.SnapshotMetaRecord {
+  return {
+    index: m.index,
+    term: m.term,
+    confState: confStateToRecord(m.confState),
+    chainHash: Buffer.from(m.chainHash, 'hex') as Uint8Array<ArrayBuffer>,
+    stateHash: Buffer.from(m.stateHash, 'hex') as Uint8Array<ArrayBuffer>
+  }
+}
+
+function snapshotMetaFromRecord (r: wire.SnapshotMetaRecord): StoreSnapshotMetadata {
+  return { index: r.index, term: r.term, confState: confStateFromRecord(r.confState), chainHash: hex(r.chainHash), stateHash: hex(r.stateHash) }
+}

@@ -1,0 +1,98 @@
+// Streams the KV state of one LevelDB snapshot as self-describing chunks (see snapshot-stream.ts). Memory stays
+// bounded by one chunk: records are read in pages and packed as they come; nothing is copied as a whole.
+import { createHash } from 'node:crypto'
+import type { ClassicLevel, Snapshot } from 'classic-level'
+import { kvBounds, userKeyOf } from './keys.js'
+import type { StoreSnapshotMetadata } from './raft-store.js'
+import { CHUNK_TARGET_BYTES, encodeChunk, packRecords, sha256 } from './snapshot-stream.js'
+import { SnapshotError } from './errors.js'
+
+const EMPTY = new Uint8Array(0)
+
+/** A one-shot reader: iterate `chunks()` (or the reader itself) once, then it closes itself. */
+export class SnapshotReader implements AsyncIterable<Uint8Array> {
+  private started = false
+  private closed = false
+  private iterator: { close: () => Promise<void> } | undefined
+  /** Whole-stream checksum (hex), set once the last chunk has been produced. */
+  checksum: string | undefined
+  /** Keys streamed so far. */
+  keys = 0
+  /** Record bytes streamed so far. */
+  bytes = 0
+  /** Chunks produced so far. */
+  chunkCount = 0
+
+  constructor (
+    private readonly db: ClassicLevel<Buffer, Buffer>,
+    private readonly snapshot: Snapshot,
+    private readonly gen: number,
+    /** The state the chunks describe: the applied index, term, configuration and hashes of the snapshot. */
+    readonly meta: StoreSnapshotMetadata,
+    private readonly onClose: () => void
+  ) {}
+
+  /** The encoded chunks, each carrying its own checksum; the last carries the totals. */
+  async * chunks (): AsyncGenerator<Uint8Array> {
+    if (this.started) throw new SnapshotError('a snapshot reader can be iterated only once')
+    if (this.closed) throw new SnapshotError('snapshot reader is closed')
+    this.started = true
+    const total = createHash('sha256')
+    const it = this.db.iterator({ ...kvBounds(this.gen, EMPTY, EMPTY), snapshot: this.snapshot, highWaterMarkBytes: 1024 * 1024 })
+    this.iterator = it
+    let records: Array<{ key: Uint8Array, value: Uint8Array }> = []
+    let size = 0
+    const chunk = (last: boolean): Uint8Array => {
+      const packed = packRecords(records)
+      total.update(packed)
+      this.bytes += packed.length
+      const totalChecksum = last ? total.digest() : Buffer.alloc(0)
+      if (last) this.checksum = totalChecksum.toString('hex')
+      const bytes = encodeChunk({
+        index: this.meta.index,
+        term: this.meta.term,
+        seq: this.chunkCount++,
+        records: packed,
+        checksum: sha256(packed),
+        last,
+        totalChecksum,
+        totalKeys: last ? this.keys : 0,
+        totalBytes: last ? this.bytes : 0
+      })
+      records = []
+      size = 0
+      return bytes
+    }
+    try {
+      while (true) {
+        const page = await it.nextv(4096)
+        if (page.length === 0) break
+        for (const [k, v] of page) {
+          const key = userKeyOf(k)
+          records.push({ key, value: v })
+          size += key.length + v.length + 8
+          this.keys++
+          if (size >= CHUNK_TARGET_BYTES) yield chunk(false)
+        }
+      }
+      yield chunk(true)
+    } finally {
+      await it.close()
+      await this.close()
+    }
+  }
+
+  [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {
+    return this.chunks()
+  }
+
+  /** Releases the iterator and the LevelDB snapshot, also when a consumer stopped pulling mid-stream. Idempotent. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.onClose()
+    // the snapshot waits for the iterator that references it: close that first
+    await this.iterator?.close()
+    await this.snapshot.close()
+  }
+}
