@@ -1,4 +1,16 @@
-// `npm run demo`: until the real node exists, prints the narrated in-process simulation of a 3-node cluster.
+// `npm run demo`: a narrated 3-node cluster of real processes on 127.0.0.1 (`--sim` runs the in-process
+// simulation of the consensus core instead).
+import { runClusterDemo } from './cluster-demo.js'
 import { runSimDemo } from './sim-demo.js'
 
-runSimDemo((line) => process.stdout.write(line + '\n'))
+const say = (line: string): void => { process.stdout.write(line + '\n') }
+if (process.argv.includes('--sim')) {
+  runSimDemo(say)
+} else {
+  try {
+    await runClusterDemo(say)
+  } catch (err) {
+    process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  }
+}
