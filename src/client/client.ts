@@ -44,6 +44,13 @@ const enc = new TextEncoder()
 export type Bytes = Uint8Array | string
 const bytes = (b: Bytes): Uint8Array => typeof b === 'string' ? enc.encode(b) : b
 
+/** Transport failures (timeouts, closed connections) surface as ClusterError with the transport's code. */
+function asClusterError (err: unknown): AspenError {
+  if (err instanceof ClusterError || err instanceof UnreachableError) return err
+  if (err instanceof AspenError) return new ClusterError(err.code, err.message)
+  return new ClusterError('INTERNAL', err instanceof Error ? err.message : String(err))
+}
+
 /** Most redirects followed for one request. */
 const MAX_REDIRECTS = 3
 
@@ -137,7 +144,7 @@ export class AspenClient {
         res = await conn.request(method, body, { deadlineMs: Math.max(1, Math.ceil(deadline - performance.now())) })
       } catch (err) {
         lastErr = err
-        if (opts.idempotent !== true) throw err
+        if (opts.idempotent !== true) throw asClusterError(err)
         if (target !== undefined) this.conns.delete(target.peerId)
         else if (this.preferred !== undefined) { this.conns.delete(this.preferred); this.preferred = this.peers.find(p => p.peerId !== this.preferred)?.peerId }
         target = undefined
@@ -151,8 +158,8 @@ export class AspenClient {
       }
       throw new ClusterError(res.error.code, res.error.message, res.leaderHint?.nodeId)
     }
-    if (lastErr instanceof AspenError) throw lastErr
-    throw new ClusterError('TIMEOUT', `no answer within ${timeoutMs} ms${lastErr !== undefined ? `: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}` : ''}`)
+    if (lastErr !== undefined) throw asClusterError(lastErr)
+    throw new ClusterError('TIMEOUT', `no answer within ${timeoutMs} ms`)
   }
 
   /** Runs a transaction atomically through the log. */

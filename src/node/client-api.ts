@@ -75,7 +75,9 @@ export class ClientApi {
 
   /** Handles one call; every failure becomes a typed error reply (never an exception out of here). */
   async handle (call: ClientCall): Promise<ClientReply> {
-    const timeoutMs = Math.max(1, call.deadlineMs > 0 ? call.deadlineMs : this.node.config.requestTimeoutMs)
+    // Answer a little before the client gives up, so it gets our typed error (NO_QUORUM...) rather than its own timeout.
+    const asked = call.deadlineMs > 0 ? call.deadlineMs : this.node.config.requestTimeoutMs
+    const timeoutMs = Math.max(1, Math.floor(asked * 0.9) - 20)
     const deadline = performance.now() + timeoutMs
     try {
       if (LEADER_ONLY.has(call.method)) {

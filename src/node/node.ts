@@ -1,6 +1,5 @@
 // A running Aspen node: the seed's recovery flow (config → store → identity → raft state → p2p → rejoin), the
 // driver loop, the client service and graceful stop. Every phase logs one line with its duration.
-import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { RawNode, MemoryStorage, bootstrapState } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/types.js'
@@ -129,7 +128,7 @@ export class AspenNode {
     try {
       for (const w of c.warnings) this.log.warn(w)
       this.store = await this.phase('open store (chain verified)', async () =>
-        await RaftStore.open(join(c.dataDir, 'raft'), { nodeId: c.nodeId, logRetain: c.raft.logRetain, create: true }))
+        await RaftStore.open(c.dataDir, { nodeId: c.nodeId, logRetain: c.raft.logRetain, create: true }))
       this.registry = await this.phase('open node registry', async () => await NodeRegistry.open(c.dataDir))
       this.identity = await this.phase('load identity', async () => await loadOrCreateIdentity(c.dataDir, { secretKey: c.secretKey }))
       for (const w of this.identity.warnings) this.log.warn(w)

@@ -195,6 +195,17 @@ export class TestCluster {
     return this.node(id).log.join('').slice(-5000)
   }
 
+  /** Runs a test step; on failure the error carries the tail of every node's log, so CI output explains it. */
+  async explain<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      const logs = [...this.nodes.keys()].map(id => `--- node ${id} log tail ---\n${this.logs(id).slice(-2500)}`).join('\n')
+      if (err instanceof Error) err.message += `\n${logs}`
+      throw err
+    }
+  }
+
   async destroy (): Promise<void> {
     for (const c of this.clients) await c.close().catch(() => {})
     this.clients = []
