@@ -3,7 +3,7 @@
 // a ticket needs the cookie from --cookie, --cookie-file, ASPEN_COOKIE or ASPEN_COOKIE_FILE.
 
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import {
   DEFAULT_REQUEST_TIMEOUT_MS, loadConfig, readCookieFile, ticketProblem, validateCookie
 } from '../node/config.js'

@@ -151,9 +151,18 @@ export class AspenClient {
         continue
       }
       if (res.error === undefined) return res.body
-      if (res.error.code === 'NOT_LEADER' && res.leaderHint?.peerId !== undefined && attempt < MAX_REDIRECTS) {
+      const redirectable = res.error.code === 'NOT_LEADER' || res.error.code === 'NOT_MEMBER'
+      if (redirectable && res.leaderHint?.peerId !== undefined && attempt < MAX_REDIRECTS) {
         target = { peerId: res.leaderHint.peerId, addrs: res.leaderHint.addrs ?? [] }
         if (!this.peers.some(p => p.peerId === target?.peerId)) this.peers.push(target)
+        continue
+      }
+      if (res.error.code === 'NOT_MEMBER') {
+        // A removed node without a hint: try the next node we know.
+        const bad = target?.peerId ?? this.preferred
+        this.preferred = this.peers.find(p => p.peerId !== bad)?.peerId
+        target = undefined
+        lastErr = new ClusterError(res.error.code, res.error.message)
         continue
       }
       throw new ClusterError(res.error.code, res.error.message, res.leaderHint?.nodeId)

@@ -80,6 +80,13 @@ export class ClientApi {
     const timeoutMs = Math.max(1, Math.floor(asked * 0.9) - 20)
     const deadline = performance.now() + timeoutMs
     try {
+      if (call.method.startsWith('kv.') && !this.node.isMember()) {
+        const leader = this.node.driver.leader()
+        return {
+          error: { code: 'NOT_MEMBER', message: `node ${this.node.nodeId} is not a member of the cluster (removed, or not yet added); ask another node` },
+          ...(leader !== 0 && leader !== this.node.nodeId ? { leaderHint: this.leaderHint(leader) } : {})
+        }
+      }
       if (LEADER_ONLY.has(call.method)) {
         const leader = await this.awaitLeader(deadline)
         if (leader !== this.node.nodeId) return await this.forward(leader, call, deadline)

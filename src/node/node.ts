@@ -473,6 +473,12 @@ export class AspenNode {
     }
   }
 
+  /** True while this node is a voter or learner of the configuration it has applied. */
+  isMember (): boolean {
+    const cs = this.rawNode.status().confState
+    return cs.voters.includes(this.nodeId) || cs.learners.includes(this.nodeId) || cs.votersOutgoing.includes(this.nodeId)
+  }
+
   isReady (): boolean {
     if (this.stopping || this.rawNode === undefined) return false
     const st = this.rawNode.status()

@@ -67,7 +67,7 @@ export class TestCluster {
   /** Initialises the data dir of node `id` (aspen init, in process). */
   async addNode (id: number): Promise<TestNode> {
     const dataDir = join(this.root, `n${id}`)
-    await writeInitialConfig(dataDir, { nodeId: id, cookie: this.cookie, profile: this.opts.profile ?? 'fast', cooldownS: 0, listen: ['/ip4/127.0.0.1/tcp/0'], http: '127.0.0.1:0' })
+    await writeInitialConfig(dataDir, { nodeId: id, cookie: this.cookie, profile: this.opts.profile ?? 'balanced', cooldownS: 0, listen: ['/ip4/127.0.0.1/tcp/0'], http: '127.0.0.1:0' })
     if (this.opts.snapshotEvery !== undefined || this.opts.logRetain !== undefined || this.opts.extraToml !== undefined) {
       const path = join(dataDir, 'config.toml')
       let text = readFileSync(path, 'utf8')

@@ -41,7 +41,9 @@ describe('cluster control', () => {
       await cluster.start(4)
       await waitFor('node 4 caught up', async () => (await cluster.status(4, c)).appliedIndex >= st.commitIndex, 30_000)
       assert.equal(text((await c.get('snap/149', { consistency: 'stale', timeoutMs: 3000 }))?.value), 'v149')
-      assert.match(cluster.logs(4), /installed snapshot/)
+      const info = cluster.runInfo(leader)!
+      const m = await c.controlAt<{ text: string }>({ peerId: info.peerId, addrs: info.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')) }, 'cluster.metrics')
+      assert.match(m.text, /^aspen_snapshots_sent_total [1-9]/m, 'the leader brought node 4 up to date with a snapshot')
     })
   })
 
