@@ -1,17 +1,17 @@
 // CliActions wired to the real thing: `start` runs src/node, every cluster/kv command goes through the public
 // client (src/client). The CLI holds no protocol logic of its own.
+// Heavy modules (libp2p, LevelDB, the node) are imported on first use, so `aspen --help` and usage errors stay fast.
 import { readFile } from 'node:fs/promises'
-import { pino, type Logger } from 'pino'
-import { connect, type AspenClient } from '../client/index.js'
-import { loadOrCreateIdentity } from '../p2p/index.js'
-import { startNode } from '../node/node.js'
+import type { Logger } from 'pino'
+import type { AspenClient } from '../client/index.js'
 import type { NodeConfig } from '../node/config.js'
 import type { RunInfo } from '../node/run-info.js'
-import { encodeTicket } from '../p2p/index.js'
 import { notWiredActions, type CliActions, type ClusterStatus, type RequestContext, type MembershipChangeResult } from './actions.js'
 
 /** A client for the command's target: the local node's addresses from run/node.json, or the ticket. */
 async function clientFor (ctx: RequestContext): Promise<AspenClient> {
+  const { connect } = await import('../client/index.js')
+  const { encodeTicket } = await import('../p2p/index.js')
   const t = ctx.target
   if (t.kind === 'ticket') return await connect({ ticket: t.ticket, cookie: t.cookie, timeoutMs: ctx.timeoutMs })
   const info = JSON.parse(await readFile(t.runInfoPath, 'utf8')) as RunInfo
@@ -29,7 +29,8 @@ async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promi
   }
 }
 
-function makeLogger (config: NodeConfig, pretty: boolean): Logger {
+async function makeLogger (config: NodeConfig, pretty: boolean): Promise<Logger> {
+  const { pino } = await import('pino')
   const level = config.logLevel
   const base = { level, base: { node: config.nodeId } }
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } })
@@ -38,7 +39,8 @@ function makeLogger (config: NodeConfig, pretty: boolean): Logger {
 
 /** Runs a node until SIGTERM/SIGINT (graceful) or a second signal (at once). */
 async function runNode (config: NodeConfig, opts: { prettyLogs: boolean }): Promise<void> {
-  const log = makeLogger(config, opts.prettyLogs)
+  const log = await makeLogger(config, opts.prettyLogs)
+  const { startNode } = await import('../node/node.js')
   const node = await startNode(config, { logger: log })
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -63,7 +65,10 @@ const membership = async (c: AspenClient, method: string, body: unknown, timeout
 export function wiredActions (): CliActions {
   const base = notWiredActions()
   return {
-    createIdentity: async (dataDir: string) => ({ peerId: (await loadOrCreateIdentity(dataDir)).peerId.toString() }),
+    createIdentity: async (dataDir: string) => {
+      const { loadOrCreateIdentity } = await import('../p2p/index.js')
+      return { peerId: (await loadOrCreateIdentity(dataDir)).peerId.toString() }
+    },
     startNode: runNode,
     cluster: {
       ...base.cluster,

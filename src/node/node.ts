@@ -56,6 +56,8 @@ export interface NodeStatus {
   appliedIndex: number
   lastIndex: number
   votingRights: boolean
+  /** Running hash of every applied effect, at `index`: equal on replicas at the same index. */
+  stateHash: { index: number, hash: string }
   membership: { voters: number[], learners: number[], votersOutgoing: number[] }
   members: Array<{ nodeId: number, peerId: string | null, role: 'voter' | 'learner', reachable: boolean, lastContactMs: number | null, lag: number | null, match: number | null }>
   peers: Array<{ peerId: string, nodeId: number | null, addrs: string[], lastSeen: number }>
@@ -532,6 +534,7 @@ export class AspenNode {
       appliedIndex: s.applied,
       lastIndex: st.lastIndex,
       votingRights: this.votingRights,
+      stateHash: this.store.stateHash(),
       membership: { voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing] },
       members,
       peers: [...this.registryCache.entries()].map(([nodeId, r]) => ({ peerId: r.peerId, nodeId, addrs: r.addrs, lastSeen: r.lastSeen })),

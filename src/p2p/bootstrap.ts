@@ -22,9 +22,10 @@ export const BOOTSTRAP_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 30_000,
 
 /**
  * Turns config `bootstrap` entries (multiaddrs, or `aspen1…` tickets) into targets grouped by peer id. A ticket
- * for another cluster is refused (its cluster id differs from the one our cookie derives). Throws P2PConfigError.
+ * for another cluster is refused (its cluster id differs from the one our cookie derives; pass undefined to skip
+ * that check). Throws P2PConfigError.
  */
-export function parseBootstrap (entries: readonly string[], clusterId: string): BootstrapTarget[] {
+export function parseBootstrap (entries: readonly string[], clusterId: string | undefined): BootstrapTarget[] {
   const byPeer = new Map<string, string[]>()
   const anonymous: string[] = []
   const add = (addr: string): void => {
@@ -60,7 +61,7 @@ export function parseBootstrap (entries: readonly string[], clusterId: string): 
       } catch (err) {
         throw new P2PConfigError(`bootstrap: bad ticket: ${err instanceof TicketError ? err.message : errText(err)}`)
       }
-      if (t.clusterId !== clusterId) {
+      if (clusterId !== undefined && t.clusterId !== clusterId) {
         throw new P2PConfigError(`bootstrap: the ticket is for cluster ${t.clusterId} but this node's cookie belongs to cluster ${clusterId}; check the cookie`)
       }
       for (const a of ticketMultiaddrs(t)) add(a)
@@ -170,4 +171,28 @@ export class PeerKeeper {
       k.dialing = false
     }
   }
+}
+
+export interface DialBootstrapOptions {
+  /** The cluster id our cookie derives; tickets for other clusters are refused. */
+  clusterId?: string
+  logger?: P2PLogger
+  metrics?: P2PMetrics
+  dialTimeoutMs?: number
+}
+
+/**
+ * Dials and keeps the bootstrap peers without running discovery (Discovery does this itself; use one or the
+ * other). Returns the started keeper; call stop() on shutdown. Throws P2PConfigError for bad entries.
+ */
+export function dialBootstrapPeers (host: KeeperHost, entries: readonly string[], opts: DialBootstrapOptions = {}): PeerKeeper {
+  const keeper = new PeerKeeper({
+    host,
+    targets: parseBootstrap(entries, opts.clusterId),
+    ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+    ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
+    ...(opts.dialTimeoutMs !== undefined ? { dialTimeoutMs: opts.dialTimeoutMs } : {})
+  })
+  keeper.start()
+  return keeper
 }

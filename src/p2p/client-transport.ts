@@ -303,7 +303,7 @@ export class ClientConnection {
       this.metrics.clientOverloaded++
       throw new OverloadedError(`${this.pending.size} requests already in flight to ${this.peerId}`)
     }
-    opts.signal?.throwIfAborted()
+    if (opts.signal?.aborted === true) throw new TimeoutError(`request ${method} aborted before it was sent`)
     const requestId = this.nextId++
     const deadlineMs = Math.min(Math.ceil(opts.deadlineMs), MAX_DEADLINE_MS)
     const frame = encodeFrame(ClientRequestFrame.encode({ version: CLIENT_FRAME_VERSION, requestId, method, body: body as Uint8Array<ArrayBuffer>, deadlineMs }))

@@ -50,6 +50,13 @@ export function encodeFrame (payload: Uint8Array): Uint8Array {
   return encodeFrames([payload])
 }
 
+/** The length prefix of a payload of `n` bytes (send it followed by the payload to avoid copying the payload). */
+export function encodeLengthPrefix (n: number): Uint8Array {
+  const out = new Uint8Array(varintLength(n))
+  writeVarint(n, out, 0)
+  return out
+}
+
 /**
  * Incremental frame decoder. `push` returns the payloads completed by the chunk; a prefix over `maxFrameBytes`
  * throws FrameTooLargeError and a malformed prefix FrameDecodeError. After a throw the decoder is poisoned: the

@@ -10,8 +10,8 @@ export type { Identity, IdentityOptions } from './identity.js'
 export { deriveClusterKeys } from './cookie.js'
 export type { ClusterKeys } from './cookie.js'
 
-export { createHost, DEFAULT_CONNECTION_MONITOR, FAST_CONNECTION_MONITOR, DEFAULT_DIAL_TIMEOUT_MS } from './host.js'
-export type { AspenHost, AspenServices, HostOptions, ConnectionMonitorOptions } from './host.js'
+export { createHost, createClientHost, DEFAULT_CONNECTION_MONITOR, FAST_CONNECTION_MONITOR, DEFAULT_DIAL_TIMEOUT_MS } from './host.js'
+export type { AspenHost, AspenServices, ClientHostOptions, HostOptions, ConnectionMonitorOptions } from './host.js'
 
 export { Discovery, DEFAULT_DISCOVERY_TIMING } from './discovery.js'
 export type { DiscoveryOptions, DiscoveryTiming } from './discovery.js'
@@ -21,8 +21,8 @@ export { AnnouncementVerifier, DEFAULT_MAX_SKEW_MS, DEFAULT_ANNOUNCEMENT_RATE } 
 export type { AnnouncementVerifierOptions, VerifiedAnnouncement, VerifyResult } from './announcement-verifier.js'
 export { sealAnnouncement, openAnnouncement, MAX_ANNOUNCEMENT_BYTES } from './announcement.js'
 export type { AnnouncementContent } from './announcement.js'
-export { parseBootstrap, PeerKeeper } from './bootstrap.js'
-export type { BootstrapTarget } from './bootstrap.js'
+export { dialBootstrapPeers, parseBootstrap, PeerKeeper } from './bootstrap.js'
+export type { BootstrapTarget, DialBootstrapOptions } from './bootstrap.js'
 
 export { RaftTransport, RAFT_PROTOCOL, DEFAULT_RAFT_TRANSPORT_LIMITS } from './raft-transport.js'
 export type { InboundPeer, InboundVerdict, RaftFaults, RaftMessageSink, RaftTransportLimits, RaftTransportOptions } from './raft-transport.js'

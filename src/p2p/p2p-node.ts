@@ -116,7 +116,9 @@ export async function startP2PNode (opts: P2PNodeOptions): Promise<P2PNode> {
     await clientServer.start()
     const discovery = parts.discovery = new Discovery({
       host, keys, nodeId: opts.nodeId, registry: opts.registry, metrics, logger: log,
-      ...(opts.bootstrap !== undefined ? { bootstrap: opts.bootstrap } : {}),
+      // Relays are kept connected like bootstrap peers: when one comes back, the '/p2p-circuit' listener reserves
+      // a slot on it again (the circuit transport re-reserves on connected relays, not on configured addresses).
+      bootstrap: [...(opts.bootstrap ?? []), ...(opts.relays ?? [])],
       ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
       ...(opts.discoveryTiming !== undefined ? { timing: opts.discoveryTiming } : {}),
       ...(opts.dialTimeoutMs !== undefined ? { dialTimeoutMs: opts.dialTimeoutMs } : {})

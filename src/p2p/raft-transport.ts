@@ -3,6 +3,7 @@
 // dominates on libp2p streams). Per-peer queues are bounded and drop their OLDEST messages (Raft tolerates
 // drops). Inbound streams are served only for peers the node layer allows; a removed node is told so once.
 import type { Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Message, NodeId } from '../raft/types.js'
 import { Backoff, DEFAULT_BACKOFF } from './backoff.js'
 import type { BackoffPolicy } from './backoff.js'
@@ -10,7 +11,7 @@ import { dialProtocolStream } from './dial.js'
 import type { PeerAddress, StreamHost } from './dial.js'
 import { DropOldestQueue } from './drop-oldest-queue.js'
 import { FrameTooLargeError, NotAuthorizedError } from './errors.js'
-import { encodeFrame, MAX_FRAME_BYTES } from './frame.js'
+import { encodeFrame, encodeLengthPrefix, MAX_FRAME_BYTES } from './frame.js'
 import { attachFrameReader } from './frame-stream.js'
 import { errText, silentLogger } from './logger.js'
 import type { P2PLogger } from './logger.js'
@@ -260,7 +261,8 @@ export class RaftTransport {
         this.log.error({ to: link.nodeId, bytes: payload.byteLength }, 'raft frame over the limit; dropped')
         continue
       }
-      const frame = encodeFrame(payload)
+      // Prefix and payload as one list: one send() and no copy of a possibly multi-MiB payload.
+      const frame = new Uint8ArrayList(encodeLengthPrefix(payload.byteLength), payload)
       let more: boolean
       try {
         more = stream.send(frame)
