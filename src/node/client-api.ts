@@ -90,6 +90,9 @@ export class ClientApi {
       if (LEADER_ONLY.has(call.method)) {
         const leader = await this.awaitLeader(deadline)
         if (leader !== this.node.nodeId) return await this.forward(leader, call, deadline)
+      } else if (call.method === `${METHODS.read}.linearizable` || call.method === `${METHODS.read}.lease`) {
+        // The core drops a ReadIndex request while it knows no leader: wait for one first (or answer NO_QUORUM).
+        await this.awaitLeader(deadline)
       }
       return { body: await this.dispatch(call, Math.max(1, Math.ceil(deadline - performance.now()))) }
     } catch (err) {

@@ -43,6 +43,7 @@ describe('crash of the leader under load', () => {
       stop = true
       await Promise.all(writers)
       assert.ok(acked.size >= 60, `only ${acked.size} of ${attempted} writes were acknowledged`)
+      await cluster.leader()
       const c = await cluster.client()
       for (const [k, v] of acked) assert.equal(text((await c.get(k))?.value), v, `acknowledged write ${k} is missing`)
       // Replicas converge to the same state at the same applied index.
