@@ -1,6 +1,7 @@
 // Assembles the libp2p 3 host every Aspen node (and client) runs: TCP + circuit-relay transport, pnet sealed with
 // the cookie-derived key, noise, yamux, identify, ping, gossipsub, DCUtR, AutoNAT, and, for `--relay` nodes, a
 // circuit relay server that gives cluster peers unlimited relayed connections.
+import { FaultTolerance } from '@libp2p/interface'
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -120,6 +121,8 @@ export async function createHost (opts: HostOptions): Promise<AspenHost> {
     addresses: { listen, ...(opts.announce !== undefined && opts.announce.length > 0 ? { announce: [...opts.announce] } : {}) },
     transports: [tcp(), circuitRelayTransport()],
     connectionProtector: preSharedKey({ psk: opts.keys.psk }),
+    // A relay that is down at start-up must not stop the node: it keeps the addresses that work (failover).
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {

@@ -68,10 +68,11 @@ export interface RaftTransportLimits {
 
 export const DEFAULT_RAFT_TRANSPORT_LIMITS: RaftTransportLimits = {
   maxQueueMessages: 8192,
-  maxQueueBytes: 64 * 1024 * 1024,
+  // pnet's xsalsa20 WASM memory is ~61 MiB per process: keep what one connection can queue well below it.
+  maxQueueBytes: 16 * 1024 * 1024,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxAppendBytes: MAX_APPEND_BYTES,
-  maxBatchBytes: 8 * 1024 * 1024,
+  maxBatchBytes: 4 * 1024 * 1024,
   dialTimeoutMs: 5000,
   // One per peer is normal; the slack covers replaced streams that are still closing.
   maxInboundStreams: 8,
