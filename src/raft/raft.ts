@@ -667,6 +667,11 @@ export class Raft {
       // Removed from the configuration while leading: nothing new may be appended.
       this.dropProposal(m, 'removedFromConfig', 'this leader is no longer a member of the configuration')
     }
+    if (this.trk.config.voters.outgoing.size > 0 && !this.trk.config.voters.incoming.has(this.id) && m.entries.some(e => e.type === 'normal')) {
+      // Leaving the configuration: entries appended now would be replicated to C-new only partly when we step
+      // down, and can leave C-new and joint voters refusing each other's votes for ever (sim seed 392).
+      this.dropProposal(m, 'removedFromConfig', 'this leader is leaving the configuration; retry on the next leader')
+    }
     if (this.leadTransferee !== NONE) {
       this.dropProposal(m, 'transferInProgress', `transfer of leadership to ${this.leadTransferee} is in progress`)
     }
