@@ -22,4 +22,24 @@ describe('cluster formation', () => {
     const stale = await c.get('k10', { consistency: 'stale' })
     assert.equal(Buffer.from(stale?.value ?? []).toString(), 'v10')
   })
+
+  it('serves /healthz, /readyz, /status and /metrics over HTTP, with no secret in them', async () => {
+    const http = cluster.runInfo(2)?.http
+    assert.ok(http !== undefined, 'node 2 reports its http address')
+    const get = async (path: string): Promise<{ status: number, body: string }> => {
+      const r = await fetch(`http://${http}${path}`)
+      return { status: r.status, body: await r.text() }
+    }
+    assert.equal((await get('/healthz')).status, 200)
+    assert.equal((await waitFor('ready', async () => { const r = await get('/readyz'); return r.status === 200 ? r : undefined })).body, 'ready\n')
+    const status = JSON.parse((await get('/status')).body) as { nodeId: number, leaderId: number | null, membership: { voters: number[] } }
+    assert.equal(status.nodeId, 2)
+    assert.notEqual(status.leaderId, null)
+    assert.deepEqual(status.membership.voters.sort(), [1, 2, 3])
+    const metrics = (await get('/metrics')).body
+    assert.match(metrics, /^aspen_raft_term \d+/m)
+    assert.match(metrics, /^aspen_raft_applied_index \d+/m)
+    for (const body of [metrics, JSON.stringify(status)]) assert.ok(!body.includes(cluster.cookie), 'the cookie never appears')
+    assert.equal((await get('/nope')).status, 404)
+  })
 })
