@@ -296,7 +296,9 @@ export class AspenNode {
       for (const m of msgs) {
         if (from.nodeId === undefined && !this.bindings.has(m.from)) this.provisional.set(m.from, { peerId: from.peerId, addrs: [] })
         this.lastContact.set(m.from, t)
-        if (!this.votingRights && (m.type === 'vote' || m.type === 'preVote')) continue
+        // A wiped data dir (new store UUID) must not vote twice in a term; an empty store has promised nothing
+        // and may not stand for a voter either until the leader's snapshot tells it who it is.
+        if ((m.type === 'vote' || m.type === 'preVote') && (!this.votingRights || this.store.status().applied === 0)) continue
         this.driver.step(m)
       }
     })
