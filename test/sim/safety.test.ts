@@ -61,6 +61,13 @@ describe('simulator safety checks', () => {
     ok.onLeader(2, 5, log({ 10: 3 }), [cs([1, 2, 3])])
   })
 
+  it('§5.4 Leader Completeness concerns earlier terms only: an entry first committed in term 6 may be missing from a late leader of term 5', () => {
+    const m = new SafetyMonitor()
+    m.onApplied(1, 10, 3, 111, 6)
+    for (const v of [1, 2]) m.onVote(v, 5, 2)
+    m.onLeader(2, 5, log({ 10: 5 }), [cs([1, 2, 3])])
+  })
+
   it('§5.4.3 State Machine Safety: rejects two nodes applying different histories at one index', () => {
     const m = new SafetyMonitor()
     m.onApplied(1, 4, 1, 0xabc)

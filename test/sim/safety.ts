@@ -31,6 +31,8 @@ export class SafetyMonitor {
   private readonly chainAt = new Map<number, number>()
   /** index → term of the entry known to be committed (applied somewhere). */
   private readonly committedTerm = new Map<number, number>()
+  /** index → current term of the first node that applied it (≥ the term of the leader that committed it). */
+  private readonly appliedInTerm = new Map<number, number>()
   private maxCommitted = 0
   /** Acknowledged writes: command id → index of the entry that carried it. */
   readonly acked = new Map<string, number>()
@@ -86,6 +88,9 @@ export class SafetyMonitor {
       const want = this.committedTerm.get(i)
       if (want === undefined) continue
       if (want > term) continue
+      // Committed only after this term (by a later leader): a leader of `term` observed late need not hold it
+      // (sim seed 8200: a candidate paused mid-election wins term 5 after term 6 committed the entry).
+      if ((this.appliedInTerm.get(i) ?? 0) > term) continue
       const have = log.term(i)
       if (have === undefined) return // compacted into the leader's snapshot
       if (have !== want) {
@@ -114,7 +119,7 @@ export class SafetyMonitor {
   }
 
   /** State Machine Safety: every node applies the same entry at an index (compared through chain hashes). */
-  onApplied (node: NodeId, index: number, term: number | undefined, chain: number): void {
+  onApplied (node: NodeId, index: number, term: number | undefined, chain: number, nodeTerm?: number): void {
     this.checks++
     const seen = this.chainAt.get(index)
     if (seen === undefined) this.chainAt.set(index, chain)
@@ -123,6 +128,8 @@ export class SafetyMonitor {
     }
     if (term !== undefined && !this.committedTerm.has(index)) {
       this.committedTerm.set(index, term)
+      // The applier's term when it first applied the index bounds the term the entry was committed in from above.
+      if (nodeTerm !== undefined) this.appliedInTerm.set(index, nodeTerm)
       if (index > this.maxCommitted) this.maxCommitted = index
     }
   }

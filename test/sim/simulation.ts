@@ -415,10 +415,11 @@ export class Simulation implements FaultHost {
   }
 
   private applyEntries (n: SimNode, entries: readonly Entry[]): void {
+    const nodeTerm = entries.length > 0 ? n.raw.status().hardState.term : 0
     for (const e of entries) {
       const r = n.sm.apply(e)
       if (e.type === 'confChange') this.applyConfChange(n, e)
-      this.monitor.onApplied(n.id, e.index, e.term, n.sm.chain)
+      this.monitor.onApplied(n.id, e.index, e.term, n.sm.chain, nodeTerm)
       if (r !== undefined) this.answerApplied(n, e, r.cmd, r.result)
     }
   }
