@@ -1,7 +1,7 @@
 // A cluster of real `aspen` processes on 127.0.0.1 for integration tests: fresh temp data dirs, the `fast` raft
 // profile, cooldown 0 (tests make several voter changes), SIGKILL / SIGTERM / SIGSTOP on demand, and a client.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -233,4 +233,3 @@ export async function runCliProcess (args: string[], input?: Uint8Array, env: Re
   return { code, stdout, stderr }
 }
 
-export { realpathSync }
