@@ -68,7 +68,7 @@ export class ClusterControl {
     await this.until(() => this.node.rawNode.status().softState.role === 'leader', timeoutMs, 'becoming leader of the new cluster')
     // The leader's no-op of its term must commit before it serves reads or conf changes.
     await this.until(() => this.node.store.status().applied >= this.node.rawNode.status().hardState.commit && this.node.rawNode.status().hardState.commit > 1, timeoutMs, 'committing the first entry')
-    return { clusterId: this.node.keys.clusterId, leaderId: this.node.nodeId, membership: view(this.node.rawNode.status().confState), ticket: this.node.ticket() }
+    return { clusterId: this.node.p2p.clusterId, leaderId: this.node.nodeId, membership: view(this.node.rawNode.status().confState), ticket: this.node.ticket() }
   }
 
   /** Facts about every peer the rules need. */

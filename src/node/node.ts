@@ -5,12 +5,12 @@ import { RawNode, MemoryStorage, bootstrapState } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/types.js'
 import { RaftStore, NodeRegistry } from '../store/index.js'
 import type { StoreSnapshotMetadata } from '../store/index.js'
-import { loadOrCreateIdentity, deriveClusterKeys, startP2PNode, raftDrops } from '../p2p/index.js'
+import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
 import type {
-  AspenHost, ClusterKeys, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
+  AspenHost, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
   RaftTransport, SnapshotTransport, ClientServer, DiscoveredPeer
 } from '../p2p/index.js'
-import { AspenError, invariant } from '../errors.js'
+import { AspenError } from '../errors.js'
 import type { NodeConfig } from './config.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { RaftDriver } from './raft-driver.js'
@@ -74,7 +74,6 @@ export class AspenNode {
   store!: RaftStore
   registry!: NodeRegistry
   identity!: Identity
-  keys!: ClusterKeys
   host!: AspenHost
   raftTransport!: RaftTransport
   snapshotTransport!: SnapshotTransport
@@ -163,7 +162,7 @@ export class AspenNode {
       await this.writeRunFiles()
       this.driver.kick()
       const st = this.store.status()
-      this.log.info({ nodeId: c.nodeId, peerId, clusterId: this.keys.clusterId, applied: st.applied, lastIndex: st.lastIndex, http: this.http?.address },
+      this.log.info({ nodeId: c.nodeId, peerId, clusterId: this.p2p.clusterId, applied: st.applied, lastIndex: st.lastIndex, http: this.http?.address },
         `node ${c.nodeId} started (applied ${st.applied}, last index ${st.lastIndex})`)
     } catch (err) {
       await this.closeAll()
@@ -199,9 +198,6 @@ export class AspenNode {
     this.memStorage = new RecoveredStorage(rec.confState)
     if (rec.snapshotMeta !== undefined && rec.snapshotMeta.index > 0) {
       this.memStorage.applySnapshot({ metadata: { index: rec.snapshotMeta.index, term: rec.snapshotMeta.term, confState: rec.snapshotMeta.confState }, data: new Uint8Array(0) })
-    } else if (rec.applied > 0 || rec.entries.length > 0) {
-      // No snapshot record but state on disk: the log starts at firstIndex; anchor the storage just before it.
-      invariant(rec.firstIndex >= 1, 'recovered log without a start')
     }
     this.memStorage.append(rec.entries)
     this.memStorage.setHardState(rec.hardState)
@@ -286,7 +282,6 @@ export class AspenNode {
       authorize: (peerId: string): InboundVerdict => this.authorize(peerId),
       logger: p2pLog
     })
-    this.keys = deriveClusterKeys(c.cookie)
     this.host = this.p2p.host
     this.raftTransport = this.p2p.raft
     this.snapshotTransport = this.p2p.snapshots
@@ -448,9 +443,6 @@ export class AspenNode {
       const t = now()
       for (const [id, p] of st.progress) if (p.match >= st.lastIndex) this.lastFullyMatched.set(id, t)
     }
-    if (!this.votingRights) {
-      // keep the core from campaigning: a disenfranchised node only follows
-    }
     const applied = this.store.status().applied
     if (!this.snapshotting && applied - this.lastSnapshotIndex >= this.config.raft.snapshotEvery) void this.takeSnapshot()
   }
@@ -528,7 +520,7 @@ export class AspenNode {
     return {
       nodeId: this.nodeId,
       peerId: this.identity.peerId.toString(),
-      clusterId: this.keys.clusterId,
+      clusterId: this.p2p.clusterId,
       role: st.softState.role,
       term: st.hardState.term,
       leaderId: st.softState.leader === 0 ? null : st.softState.leader,
@@ -560,7 +552,7 @@ export class AspenNode {
     await writeRunInfo(this.config.dataDir, {
       nodeId: this.nodeId,
       peerId: this.identity.peerId.toString(),
-      clusterId: this.keys.clusterId,
+      clusterId: this.p2p.clusterId,
       addrs: this.host.getMultiaddrs().map(String),
       ...(this.http !== undefined ? { http: this.http.address } : {}),
       pid: process.pid,
