@@ -146,7 +146,9 @@ export class AspenNode {
       this.control = new ClusterControl(this)
       this.api = new ClientApi(this)
       this.clientServer.setHandler(async (call: ClientCall): Promise<ClientReply> => await this.api.handle(call))
-      this.ticker = setInterval(() => { this.driver.tick() }, c.raft.timing.tickMs)
+      // A node without voting rights (wiped data dir) does not tick: a follower's ticks only drive its election
+      // timeout, so it keeps following and never campaigns (its self-vote could be its second vote in a term).
+      this.ticker = setInterval(() => { if (this.votingRights) this.driver.tick() }, c.raft.timing.tickMs)
       this.ticker.unref()
       this.maintenance = setInterval(() => { this.maintain() }, 250)
       this.maintenance.unref()
