@@ -130,15 +130,13 @@ export class RaftDriver {
   readBarrier (timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new StoppingError('node is stopping; retry on another node'))
     return new Promise<void>((resolve, reject) => {
+      // Every way out clears the timer; a waiter settled by its timeout may still be released later (a no-op).
+      const timer = setTimeout(() => { w.reject(new RequestTimeoutError(`read not confirmed within ${timeoutMs} ms (no quorum?)`)) }, timeoutMs)
       const w: ReadWaiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => { w.reject(new RequestTimeoutError(`read not confirmed within ${timeoutMs} ms (no quorum?)`)) }, timeoutMs)
+        resolve: () => { clearTimeout(timer); resolve() },
+        reject: (e) => { clearTimeout(timer); reject(e) },
+        timer
       }
-      const wrapResolve = w.resolve
-      w.resolve = () => { clearTimeout(w.timer); wrapResolve() }
-      const wrapReject = w.reject
-      w.reject = (e) => { clearTimeout(w.timer); wrapReject(e) }
       this.pendingReadBatch.push(w)
       this.kick()
     })
