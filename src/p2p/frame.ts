@@ -4,6 +4,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameDecodeError, FrameTooLargeError } from './errors.js'
 import { invariant } from '../errors.js'
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
 
 /** Hard cap on one frame's payload on every protocol. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -11,24 +12,7 @@ export const MAX_FRAME_BYTES = 16 * 1024 * 1024
 const MAX_VARINT_BYTES = 5
 
 /** Bytes the varint encoding of `n` takes. */
-export function varintLength (n: number): number {
-  let len = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
-}
-
-/** Writes the varint of `n` into `out` at `offset`; returns the offset after it. */
-function writeVarint (n: number, out: Uint8Array, offset: number): number {
-  while (n >= 0x80) {
-    out[offset++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  out[offset++] = n
-  return offset
-}
+export const varintLength: (n: number) => number = encodingLength
 
 /** Encodes payloads as consecutive frames in one buffer (one send() for the whole batch). */
 export function encodeFrames (payloads: readonly Uint8Array[]): Uint8Array {
@@ -37,7 +21,8 @@ export function encodeFrames (payloads: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(total)
   let offset = 0
   for (const p of payloads) {
-    offset = writeVarint(p.byteLength, out, offset)
+    encodeUint8Array(p.byteLength, out, offset)
+    offset += encodingLength(p.byteLength)
     out.set(p, offset)
     offset += p.byteLength
   }
@@ -52,9 +37,7 @@ export function encodeFrame (payload: Uint8Array): Uint8Array {
 
 /** The length prefix of a payload of `n` bytes (send it followed by the payload to avoid copying the payload). */
 export function encodeLengthPrefix (n: number): Uint8Array {
-  const out = new Uint8Array(varintLength(n))
-  writeVarint(n, out, 0)
-  return out
+  return encodeUint8Array(n, new Uint8Array(encodingLength(n)), 0)
 }
 
 /**

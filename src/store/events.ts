@@ -7,26 +7,20 @@ import type { KvEvent } from '../api/kv.js'
 import type { Effect } from './state-machine.js'
 import { readU64, writeU64 } from './keys.js'
 import { plain, RecordError } from './records.js'
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
 
-function varintSize (n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
-}
-
+/** Writes the varint of `n` at `off`; returns the offset after it. */
 function writeVarint (buf: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n & 0x7f) | 0x80
-    n >>>= 7
-  }
-  buf[off++] = n
-  return off
+  encodeUint8Array(n, buf, off)
+  return off + encodingLength(n)
 }
 
 /** Encodes the effects of one revision. */
 export function encodeEvents (effects: Effect[]): Buffer {
   let size = 0
   for (const e of effects) {
-    size += 1 + varintSize(e.key.length) + e.key.length
-    if (e.type === 'put') size += varintSize(e.rec.value.length) + e.rec.value.length + 24
+    size += 1 + encodingLength(e.key.length) + e.key.length
+    if (e.type === 'put') size += encodingLength(e.rec.value.length) + e.rec.value.length + 24
   }
   const buf = Buffer.allocUnsafe(size)
   let off = 0

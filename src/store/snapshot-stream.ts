@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import { SnapshotChunk } from './store-wire.js'
 import { SnapshotError } from './errors.js'
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
 
 /** Records are packed into chunks of about this many bytes (a chunk ends after the record that crosses it). */
 export const CHUNK_TARGET_BYTES = 1024 * 1024
@@ -12,22 +13,10 @@ export const MAX_CHUNK_BYTES = CHUNK_TARGET_BYTES + 1024 * 1024 + 64 * 1024
 
 type Bytes = Uint8Array<ArrayBuffer>
 
-function varintSize (n: number): number {
-  let size = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    size++
-  }
-  return size
-}
-
+/** Writes the varint of `n` at `off`; returns the offset after it. */
 function writeVarint (buf: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[off++] = n
-  return off
+  encodeUint8Array(n, buf, off)
+  return off + encodingLength(n)
 }
 
 function readVarint (buf: Buffer, off: number): [number, number] {
@@ -46,7 +35,7 @@ function readVarint (buf: Buffer, off: number): [number, number] {
 /** Packs (key, value) records into one buffer. */
 export function packRecords (records: Array<{ key: Uint8Array, value: Uint8Array }>): Buffer {
   let size = 0
-  for (const r of records) size += varintSize(r.key.length) + r.key.length + varintSize(r.value.length) + r.value.length
+  for (const r of records) size += encodingLength(r.key.length) + r.key.length + encodingLength(r.value.length) + r.value.length
   const buf = Buffer.allocUnsafe(size)
   let off = 0
   for (const r of records) {
