@@ -23,7 +23,7 @@ import {
 import { decodeEvents, encodeEvents } from './events.js'
 import {
   bytesId, eventKey, eventRevisionOf, KV_END, KV_START, kvBounds, kvKey, kvPrefix, LOG_END, logIndexOf, logKey, META,
-  MAX_GENERATION, userKeyOf
+  MAX_GENERATION, userKeyOf, writeU64
 } from './keys.js'
 import type { KvSource } from './overlay.js'
 import { NOT_LOADED, Overlay } from './overlay.js'
@@ -881,26 +881,9 @@ export class RaftStore {
       const point: LogPoint = { index: meta.index, term: meta.term, hash: ZERO_HASH }
       const conf = cloneConfState(meta.confState)
       const snap: StoreSnapshotMetadata = { index: meta.index, term: meta.term, confState: conf, chainHash: hex(ZERO_HASH), stateHash: hex(ZERO_HASH) }
-      const floor = Buffer.alloc(8)
-      floor.writeUInt32BE(Math.floor((meta.index + 1) / 2 ** 32), 0)
-      floor.writeUInt32BE((meta.index + 1) >>> 0, 4)
       const hs = cloneHardState(hardState)
-      await this.write([
-        { type: 'put', key: META.applied, value: this.appliedRecord(point, conf, ZERO_HASH) },
-        { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: meta.index })) },
-        { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: point.index, term: point.term, chainHash: ZERO_HASH as Uint8Array<ArrayBuffer> })) },
-        { type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(snap))) },
-        { type: 'put', key: META.eventsFloor, value: floor }
-      ], true)
-      this.applied = point
-      this.confState = conf
-      this.hs = hs
-      this.lastIndex = meta.index
-      this.logStart = point
-      this.snapMeta = snap
-      this.eventsFloor = meta.index + 1
-      this.tailTerms = [meta.term]
-      this.tailHashes = [ZERO_HASH]
+      await this.write(this.snapshotSwitchOps(point, conf, hs, snap, ZERO_HASH), true)
+      this.adoptSnapshotState(point, conf, hs, snap)
       this.recoveredState = {
         hardState: cloneHardState(hs),
         confState: cloneConfState(conf),
@@ -912,6 +895,32 @@ export class RaftStore {
         entries: []
       }
     })
+  }
+
+  /** The records that make a snapshot at `point` the whole state (bootstrap and install write the same ones). */
+  private snapshotSwitchOps (point: LogPoint, conf: ConfState, hs: HardState, snap: StoreSnapshotMetadata, stateHash: Uint8Array): BatchOp[] {
+    const floor = Buffer.allocUnsafe(8)
+    writeU64(floor, 0, point.index + 1)
+    return [
+      { type: 'put', key: META.applied, value: this.appliedRecord(point, conf, stateHash) },
+      { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: point.index })) },
+      { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: point.index, term: point.term, chainHash: point.hash as Uint8Array<ArrayBuffer> })) },
+      { type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(snap))) },
+      { type: 'put', key: META.eventsFloor, value: floor }
+    ]
+  }
+
+  /** The in-memory positions after snapshotSwitchOps were written: an empty log that starts at the snapshot. */
+  private adoptSnapshotState (point: LogPoint, conf: ConfState, hs: HardState, snap: StoreSnapshotMetadata): void {
+    this.applied = point
+    this.confState = conf
+    this.hs = hs
+    this.lastIndex = point.index
+    this.logStart = point
+    this.snapMeta = snap
+    this.eventsFloor = point.index + 1
+    this.tailTerms = [point.term]
+    this.tailHashes = [point.hash]
   }
 
   /**
@@ -1003,33 +1012,15 @@ export class RaftStore {
         const point: LogPoint = { index: meta.index, term: meta.term, hash: chain }
         const conf = cloneConfState(meta.confState)
         const hs: HardState = { term: Math.max(this.hs.term, meta.term), vote: meta.term > this.hs.term ? 0 : this.hs.vote, commit: meta.index }
-        const floor = Buffer.alloc(8)
-        floor.writeUInt32BE(Math.floor((meta.index + 1) / 2 ** 32), 0)
-        floor.writeUInt32BE((meta.index + 1) >>> 0, 4)
         const snap: StoreSnapshotMetadata = { ...meta, confState: conf }
-        await this.write([
-          { type: 'put', key: META.generation, value: u32(gen) },
-          { type: 'put', key: META.applied, value: this.appliedRecord(point, conf, sHash) },
-          { type: 'put', key: META.hardState, value: Buffer.from(wire.HardStateRecord.encode({ ...hs, lastIndex: meta.index })) },
-          { type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: point.index, term: point.term, chainHash: chain as Uint8Array<ArrayBuffer> })) },
-          { type: 'put', key: META.snapshot, value: Buffer.from(wire.SnapshotMetaRecord.encode(snapshotMetaToRecord(snap))) },
-          { type: 'put', key: META.eventsFloor, value: floor }
-        ], true)
+        await this.write([{ type: 'put', key: META.generation, value: u32(gen) }, ...this.snapshotSwitchOps(point, conf, hs, snap, sHash)], true)
         switched = true
         this.cache.clear()
         const oldGen = this.gen
         const oldFloor = this.eventsFloor
         this.gen = gen
-        this.applied = point
-        this.confState = conf
         this.stateHashValue = sHash
-        this.hs = hs
-        this.lastIndex = meta.index
-        this.logStart = point
-        this.snapMeta = snap
-        this.eventsFloor = meta.index + 1
-        this.tailTerms = [meta.term]
-        this.tailHashes = [chain]
+        this.adoptSnapshotState(point, conf, hs, snap)
         await this.cleanup(async () => {
           await this.db.clear({ gte: kvPrefix(oldGen), lt: kvPrefix(oldGen + 1) })
           await this.db.clear({ gte: logKey(0), lt: LOG_END })
