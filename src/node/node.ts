@@ -56,6 +56,8 @@ export interface NodeStatus {
   appliedIndex: number
   lastIndex: number
   votingRights: boolean
+  /** True when a leader believes this node holds entries it does not have (its log was wiped or lost). */
+  lostLog: boolean
   /** Running hash of every applied effect, at `index`: equal on replicas at the same index. */
   stateHash: { index: number, hash: string }
   membership: { voters: number[], learners: number[], votersOutgoing: number[] }
@@ -97,6 +99,8 @@ export class AspenNode {
   /** Wall ms of the last committed voter-set change (replicated through the conf change context). */
   lastVoterChangeAt: number | undefined
   votingRights = true
+  /** Set when a leader's heartbeat names a commit beyond this node's log: the node lost entries it had acknowledged. */
+  private lostLog = false
   private sendingSnapshot = new Set<number>()
   private lastSnapshotIndex = 0
   private snapshotting = false
@@ -182,11 +186,32 @@ export class AspenNode {
     this.refreshVotingRights()
   }
 
+  /**
+   * A leader only names a commit up to what this node acknowledged as durable, so a commit beyond the local log
+   * means the log was lost (data dir wiped or restored from an older copy). Such a node must not vote or count
+   * for a quorum until it is removed and re-added; etcd panics here, we say so and wait. Returns true to drop
+   * the heartbeat. A later heartbeat that fits the log (after re-adding, match starts at 0) clears the state.
+   */
+  private noteHeartbeatCommit (from: NodeId, commit: number): boolean {
+    const last = this.rawNode.status().lastIndex
+    const lost = commit > last
+    if (lost && !this.lostLog) {
+      this.log.error(`leader ${from} believes node ${this.nodeId} holds entries up to ${commit} but its log ends at ${last}: ` +
+        'its data was lost (wiped or replaced data dir?). It takes no part in votes until an operator runs ' +
+        `\`aspen cluster remove ${this.nodeId}\` then \`aspen cluster add-learner ${this.nodeId}\``)
+    }
+    if (lost !== this.lostLog) {
+      this.lostLog = lost
+      this.refreshVotingRights()
+    }
+    return lost
+  }
+
   /** A node whose membership record names another store UUID (its data dir was wiped) must not vote. */
   private refreshVotingRights (): void {
     const mine = this.bindings.get(this.nodeId)
     const had = this.votingRights
-    this.votingRights = mine === undefined || mine.storeId === this.store.storeId
+    this.votingRights = !this.lostLog && (mine === undefined || mine.storeId === this.store.storeId)
     if (had && !this.votingRights) {
       this.log.warn(`node ${this.nodeId} was added to the cluster with another data dir (store ${mine?.storeId}); ` +
         `this one is ${this.store.storeId}, so it will not vote or campaign. Run \`aspen cluster remove ${this.nodeId}\` ` +
@@ -296,6 +321,7 @@ export class AspenNode {
         // A wiped data dir (new store UUID) must not vote twice in a term; an empty store has promised nothing
         // and may not stand for a voter either until the leader's snapshot tells it who it is.
         if ((m.type === 'vote' || m.type === 'preVote') && (!this.votingRights || this.store.status().applied === 0)) continue
+        if (m.type === 'heartbeat' && this.noteHeartbeatCommit(m.from, m.commit)) continue
         this.driver.step(m)
       }
     })
@@ -530,6 +556,7 @@ export class AspenNode {
       appliedIndex: s.applied,
       lastIndex: st.lastIndex,
       votingRights: this.votingRights,
+      lostLog: this.lostLog,
       stateHash: this.store.stateHash(),
       membership: { voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing] },
       members,
