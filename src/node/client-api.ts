@@ -90,7 +90,11 @@ export class ClientApi {
       if (LEADER_ONLY.has(call.method)) {
         const leader = await this.awaitLeader(deadline)
         if (leader !== this.node.nodeId) return await this.forward(leader, call, deadline)
-      } else if (call.method === `${METHODS.read}.linearizable` || call.method === `${METHODS.read}.lease`) {
+      } else if (call.method === `${METHODS.read}.lease`) {
+        // Only the leader holds the lease: a follower forwards (one hop) rather than run a ReadIndex round (two).
+        const leader = await this.awaitLeader(deadline)
+        if (leader !== this.node.nodeId) return await this.forward(leader, call, deadline)
+      } else if (call.method === `${METHODS.read}.linearizable`) {
         // The core drops a ReadIndex request while it knows no leader: wait for one first (or answer NO_QUORUM).
         await this.awaitLeader(deadline)
       }

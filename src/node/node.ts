@@ -146,7 +146,11 @@ export class AspenNode {
       }
       await this.phase('restore raft state', async () => { await this.loadBindings(); this.buildRaft() })
       await this.phase('start p2p', async () => { await this.startP2p() })
-      this.kv = new KvService(() => this.driver, this.store, { nodeId: c.nodeId, unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads })
+      this.kv = new KvService(() => this.driver, this.store, {
+        nodeId: c.nodeId,
+        unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads,
+        onRead: (path) => { this.metrics.reads.inc({ path }) }
+      })
       this.control = new ClusterControl(this)
       this.api = new ClientApi(this)
       this.clientServer.setHandler(async (call: ClientCall): Promise<ClientReply> => await this.api.handle(call))
@@ -242,6 +246,8 @@ export class AspenNode {
       checkQuorum: true,
       preVote: true,
       readOnlyOption: 'safe',
+      // Linearizable reads always take a ReadIndex round; reads asking for 'lease' consistency use the lease.
+      leaseReads: true,
       random: this.random,
       now,
       tickMs: t.tickMs,
