@@ -187,6 +187,7 @@ export class AspenNode {
         this.bindings.set(info.nodeId, { nodeId: info.nodeId, peerId: info.peerId, storeId: info.storeId, addrs: info.addrs })
       }
     }
+    this.lastVoterChangeAt = await this.registry.lastVoterChangeAt()
     this.refreshVotingRights()
   }
 
@@ -440,7 +441,11 @@ export class AspenNode {
       this.log.warn({ index: entry.index, err: errMsg(err) }, 'conf change with an unreadable context')
       return
     }
-    if (ctx.voterChange) this.lastVoterChangeAt = ctx.at
+    if (ctx.voterChange) {
+      this.lastVoterChangeAt = Math.max(this.lastVoterChangeAt ?? 0, ctx.at)
+      // Kept across restarts: a leader restarted right after a voter change must still enforce the cooldown.
+      void this.registry.setLastVoterChangeAt(ctx.at).catch((err: unknown) => { this.log.warn({ err: errMsg(err) }, 'could not record the voter change time') })
+    }
     for (const b of ctx.bindings) void this.recordBinding(b)
     for (const id of ctx.released) {
       const b = this.bindings.get(id)
