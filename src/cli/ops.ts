@@ -1,7 +1,7 @@
 // Operator commands on a stopped node's data dir: `aspen restore` (from a backup) and `aspen recover`
 // (inspect, or force a new one-node cluster after losing a quorum).
 
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type Command, Option } from 'commander'
 import { loadConfig } from '../node/config.js'
@@ -17,9 +17,29 @@ function dataDirOf (deps: CliDeps, given: string | undefined, command: string): 
   return resolve(deps.io.cwd, dataDir)
 }
 
-/** These commands rewrite a data dir; a node running on it would be corrupted. */
+/** The pid recorded in a run file, if it names a live process (a node killed by SIGKILL leaves its file behind). */
+function livePid (path: string): boolean {
+  let pid: unknown
+  try {
+    pid = (JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown }).pid
+  } catch {
+    return true // unreadable: assume the worst
+  }
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code !== 'ESRCH'
+  }
+}
+
+/**
+ * These commands rewrite a data dir; a node running on it would be corrupted. (The store's LevelDB lock refuses a
+ * running node too; this check gives the clearer message.)
+ */
 function refuseIfRunning (dir: string): void {
-  if (existsSync(runInfoPath(dir))) {
+  if (existsSync(runInfoPath(dir)) && livePid(runInfoPath(dir))) {
     throw new CliFailure(`the node in ${dir} seems to be running (${runInfoPath(dir)} exists)`,
       'stop it first (SIGTERM); if it crashed, delete that file')
   }
