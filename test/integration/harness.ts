@@ -104,13 +104,16 @@ export class TestCluster {
     try { return JSON.parse(readFileSync(p, 'utf8')) as RunInfo } catch { return undefined }
   }
 
-  /** Starts node `id` and waits until it wrote its run info (its p2p host listens). */
-  async start (id: number, args: string[] = []): Promise<TestNode> {
+  /**
+   * Starts node `id` and waits until it wrote its run info (its p2p host listens). Bootstrap addresses: every
+   * running node's, unless `opts.bootstrap` names them (an empty list: none).
+   */
+  async start (id: number, args: string[] = [], opts: { bootstrap?: string[] } = {}): Promise<TestNode> {
     const n = this.node(id)
     if (n.proc !== undefined) throw new Error(`node ${id} already running`)
     const runFile = join(n.dataDir, 'run', 'node.json')
     await rm(runFile, { force: true })
-    const boot = this.bootstrapAddrs(id).flatMap(a => ['--bootstrap', a])
+    const boot = (opts.bootstrap ?? this.bootstrapAddrs(id)).flatMap(a => ['--bootstrap', a])
     const proc = spawn(NODE_BIN, [CLI, 'start', '--data-dir', n.dataDir, ...boot, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ASPEN_TESTING: '1', ASPEN_LOG_LEVEL: process.env.ASPEN_TEST_LOG_LEVEL ?? 'info', ...this.opts.env }
