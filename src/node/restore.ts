@@ -8,7 +8,7 @@
 import { createReadStream, existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BackupFormatError, readBackup, type BackupHeader } from '../api/backup-format.js'
+import { BackupChecksumError, BackupFormatError, readBackup, type BackupHeader } from '../api/backup-format.js'
 import { AspenError } from '../errors.js'
 import { deriveClusterKeys, loadOrCreateIdentity } from '../p2p/index.js'
 import { NodeRegistry, RaftStore } from '../store/index.js'
@@ -42,7 +42,12 @@ export async function verifyBackupFile (path: string): Promise<{ header: BackupH
   let lastSeen = false
   for await (const item of readBackup(createReadStream(path, { highWaterMark: 1024 * 1024 }))) {
     if (item.kind === 'header') { header = item.header; continue }
-    const c = decodeChunk(item.bytes)
+    let c
+    try {
+      c = decodeChunk(item.bytes)
+    } catch (err) {
+      throw new BackupChecksumError(`snapshot chunk ${chunks} of the backup is damaged: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
     chunks++
     if (c.last) { keys = c.totalKeys; lastSeen = true }
   }

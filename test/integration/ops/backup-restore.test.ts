@@ -12,6 +12,9 @@ import { join } from 'node:path'
 import { readBackup, type AspenClient, type KeyValue, type BackupHeader } from '../../../src/client/index.js'
 import { decodeChunk, unpackRecords } from '../../../src/store/snapshot-stream.js'
 import { TestCluster, waitFor } from '../harness.js'
+import { loadConfig, type NodeConfig } from '../../../src/node/config.js'
+import { DataDirNotEmptyError, restoreBackup } from '../../../src/node/restore.js'
+import { BackupChecksumError, BackupTruncatedError } from '../../../src/api/backup-format.js'
 
 const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? []).toString()
 
@@ -142,16 +145,16 @@ describe('backup and restore', () => {
     })
   })
 
+  // The refusals run in-process (restoreBackup is what `aspen restore` calls): they need no cluster.
+  const configOf = (dir: string): NodeConfig => loadConfig(dir, {}, {})
+
   it('a truncated backup is refused with BACKUP_TRUNCATED and writes nothing', async () => {
     assert.ok(existsSync(backupFile), 'needs the backup of the first test')
     spare = await TestCluster.create(2)
     const bytes = await readFile(backupFile)
     const cut = join(spare.root, 'cut.bak')
     await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.7)))
-    const r = await spare.cli(['restore', '--from', cut, '--data-dir', spare.node(1).dataDir])
-    assert.equal(r.code, 1)
-    assert.match(r.stderr, /ends inside/)
-    assert.match(r.stderr, /incomplete/)
+    await assert.rejects(restoreBackup(configOf(spare.node(1).dataDir), cut, false), (err: unknown) => err instanceof BackupTruncatedError && /ends inside/.test(err.message))
     assert.equal(existsSync(join(spare.node(1).dataDir, 'raft')), false, 'nothing may be written for a refused backup')
   })
 
@@ -161,23 +164,17 @@ describe('backup and restore', () => {
     bytes[Math.floor(bytes.length / 2)] ^= 0x01
     const bad = join(spare.root, 'flipped.bak')
     await writeFile(bad, bytes)
-    const r = await spare.cli(['restore', '--from', bad, '--data-dir', spare.node(1).dataDir, '--json'])
-    assert.equal(r.code, 1)
-    assert.match(r.stderr, /checksum|damaged/)
+    await assert.rejects(restoreBackup(configOf(spare.node(1).dataDir), bad, false), (err: unknown) => err instanceof BackupChecksumError)
     assert.equal(existsSync(join(spare.node(1).dataDir, 'raft')), false)
   })
 
   it('a data dir that holds cluster data is refused without --force and replaced with it', async () => {
     assert.ok(existsSync(backupFile) && spare !== undefined, 'needs the backup of the first test')
-    const s = spare
-    const first = await s.cli(['restore', '--from', backupFile, '--data-dir', s.node(2).dataDir, '--json'])
-    assert.equal(first.code, 0, first.stderr)
-    const again = await s.cli(['restore', '--from', backupFile, '--data-dir', s.node(2).dataDir])
-    assert.equal(again.code, 1)
-    assert.match(again.stderr, /already holds cluster data/)
-    assert.match(again.stderr, /--force/)
-    const forced = await s.cli(['restore', '--from', backupFile, '--data-dir', s.node(2).dataDir, '--force', '--json'])
-    assert.equal(forced.code, 0, forced.stderr)
-    assert.equal((JSON.parse(forced.stdout) as { index: number }).index, (JSON.parse(first.stdout) as { index: number }).index)
+    const config = configOf(spare.node(2).dataDir)
+    const first = await restoreBackup(config, backupFile, false)
+    await assert.rejects(restoreBackup(config, backupFile, false), (err: unknown) => err instanceof DataDirNotEmptyError && /already holds cluster data/.test(err.message) && /--force/.test(err.hint))
+    const forced = await restoreBackup(config, backupFile, true)
+    assert.equal(forced.index, first.index)
+    assert.equal(forced.keys, first.keys)
   })
 })
