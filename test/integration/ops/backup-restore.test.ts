@@ -87,8 +87,10 @@ describe('backup and restore', () => {
         }
       })()
       await waitFor('live writes flowing', () => ackedBefore.size >= 20, 20_000)
+      // Asked through a follower, which forwards every piece to the leader.
+      const follower = (await src.leader()) === 2 ? 3 : 2
       backupStarted = true
-      const r = await src.cli(['cluster', 'backup', '--data-dir', src.node(2).dataDir, '--out', backupFile, '--json'])
+      const r = await src.cli(['cluster', 'backup', '--data-dir', src.node(follower).dataDir, '--out', backupFile, '--json'])
       assert.equal(r.code, 0, r.stderr)
       const res = JSON.parse(r.stdout) as { path: string, bytes: number, index: number, clusterId: string }
       await waitFor('writes acknowledged while the backup ran', () => duringBackup >= 5, 20_000)
@@ -99,6 +101,7 @@ describe('backup and restore', () => {
       assert.deepEqual(readdirSync(src.root).filter(f => f.includes('cluster.bak')), ['cluster.bak'])
       const digest = await backupDigest(backupFile)
       assert.equal(digest.header.index, res.index)
+      assert.notEqual(digest.header.sourceNodeId, follower, 'the leader streamed it')
       assert.equal(digest.header.clusterId, src.runInfo(1)?.clusterId)
       assert.deepEqual([...digest.header.confState.voters].sort(), [1, 2, 3])
       const sourceRows = (await fullScan(c)).map(row)
