@@ -2,7 +2,7 @@
 // them (and the leader logs that it did).
 
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { type Command, Option } from 'commander'
 import { multiaddrProblem } from '../node/config.js'
 import type { ClusterStatus, RequestContext } from './actions.js'
@@ -42,7 +42,7 @@ async function backupProgressBar (stream: OutStream): Promise<{ update: (p: { in
     hideCursor: true,
     clearOnComplete: false
   })
-  bar.start(1, 0, { index: '?', chunks: 0, mib: '0.0' })
+  bar.start(1, 0, { index: '(asking the leader)', chunks: 0, mib: '0.0' })
   return {
     update: (p) => { bar.update(0, { index: p.index, chunks: p.chunks, mib: (p.bytes / 1048576).toFixed(1) }) },
     stop: () => { bar.stop() }
@@ -222,6 +222,7 @@ export function registerCluster (program: Command, deps: CliDeps, state: RunStat
     .action(async (o: TargetOptions & { out: string, force?: boolean }) => {
       const out = resolve(io.cwd, o.out)
       if (existsSync(out) && o.force !== true) throw new UsageError(`${out} already exists`, 'pass --force to overwrite it, or choose another --out')
+      if (!existsSync(dirname(out))) throw new UsageError(`the directory ${dirname(out)} does not exist`, 'create it, or choose another --out')
       const bar = io.stderr.isTTY && o.json !== true ? await backupProgressBar(io.stderr) : undefined
       let r
       try {
