@@ -10,7 +10,6 @@
 // file cut anywhere lacks its trailer and is reported as truncated rather than as corrupt.
 import { createHash, type Hash } from 'node:crypto'
 import { AspenError } from '../errors.js'
-import type { ConfState } from '../raft/types.js'
 
 /** First bytes of every backup file (the digit is the format version). */
 export const BACKUP_MAGIC = Buffer.from('ASPNBAK1', 'latin1')
@@ -21,6 +20,15 @@ export const MAX_BACKUP_HEADER_BYTES = 64 * 1024
 /** Largest chunk accepted (the store's chunks are ~1 MiB, at most one target plus one maximal record). */
 export const MAX_BACKUP_CHUNK_BYTES = 4 * 1024 * 1024
 const SHA256_BYTES = 32
+
+/** A Raft configuration as the backup records it (the fields of raft's ConfState; api imports nothing from raft). */
+export interface BackupMembership {
+  readonly voters: readonly number[]
+  readonly learners: readonly number[]
+  readonly votersOutgoing: readonly number[]
+  readonly learnersNext: readonly number[]
+  readonly autoLeave: boolean
+}
 
 /** What a backup says about itself. */
 export interface BackupHeader {
@@ -33,7 +41,7 @@ export interface BackupHeader {
   readonly index: number
   readonly term: number
   /** Membership of the source cluster at that index (informational: a restore makes a new one-voter cluster). */
-  readonly confState: ConfState
+  readonly confState: BackupMembership
   /** Chain hash h[index] and running state hash (hex), continued by the restored node. */
   readonly chainHash: string
   readonly stateHash: string
