@@ -5,6 +5,7 @@ import { RawNode, MemoryStorage, bootstrapState } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/types.js'
 import { RaftStore, NodeRegistry } from '../store/index.js'
 import type { StoreSnapshotMetadata } from '../store/index.js'
+import { prepareStoreFormat } from '../store/format-version.js'
 import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
 import type {
   AspenHost, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
@@ -132,6 +133,7 @@ export class AspenNode {
     const c = this.config
     try {
       for (const w of c.warnings) this.log.warn(w)
+      await this.phase('check store format', async () => await prepareStoreFormat(c.dataDir, { log: (m) => { this.log.warn(m) } }))
       this.store = await this.phase('open store (chain verified)', async () =>
         await RaftStore.open(c.dataDir, { nodeId: c.nodeId, logRetain: c.raft.logRetain, create: true }))
       this.registry = await this.phase('open node registry', async () => await NodeRegistry.open(c.dataDir))
