@@ -23,6 +23,8 @@ export interface NodeMetrics {
   discoveryPeers: Gauge
   snapshotsSent: Counter
   snapshotsInstalled: Counter
+  /** Raft messages and snapshots refused because their peer may not speak for the node they claim. */
+  raftRejectedPeer: Counter
 }
 
 /** Creates a node's metrics in a fresh registry (default process metrics included). */
@@ -49,6 +51,7 @@ export function createNodeMetrics (): NodeMetrics {
     p2pDecodeErrors: new Gauge({ name: 'aspen_p2p_decode_errors', help: 'Undecodable or oversized frames', registers: r }),
     discoveryPeers: new Gauge({ name: 'aspen_discovery_peers', help: 'Peers known from cookie discovery', registers: r }),
     snapshotsSent: new Counter({ name: 'aspen_snapshots_sent_total', help: 'Snapshots streamed to followers', registers: r }),
-    snapshotsInstalled: new Counter({ name: 'aspen_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: r })
+    snapshotsInstalled: new Counter({ name: 'aspen_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: r }),
+    raftRejectedPeer: new Counter({ name: 'aspen_raft_rejected_peer_total', help: 'Raft messages and snapshots from peers that may not speak for the node they claim', registers: r })
   }
 }

@@ -8,7 +8,7 @@ import type { StoreSnapshotMetadata } from '../store/index.js'
 import { prepareStoreFormat } from '../store/format-version.js'
 import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
 import type {
-  AspenHost, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
+  AspenHost, Identity, InboundPeer, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
   RaftTransport, SnapshotTransport, ClientServer, DiscoveredPeer
 } from '../p2p/index.js'
 import { AspenError } from '../errors.js'
@@ -37,6 +37,11 @@ class RecoveredStorage extends MemoryStorage {
 /** The data dir belongs to another identity than the key that was loaded. */
 export class PeerIdMismatchError extends AspenError {
   readonly code = 'PEER_ID_MISMATCH'
+}
+
+/** A snapshot came from a peer that may not speak for the node it claims (not a member, or impersonating one). */
+export class UnauthorizedPeerError extends AspenError {
+  readonly code = 'UNAUTHORIZED_PEER'
 }
 
 export interface StartNodeOptions {
@@ -325,6 +330,10 @@ export class AspenNode {
     this.raftTransport.onMessage((msgs, from) => {
       const t = now()
       for (const m of msgs) {
+        if (!this.acceptsFrom(from, m.from)) {
+          this.metrics.raftRejectedPeer.inc()
+          continue
+        }
         if (from.nodeId === undefined && !this.bindings.has(m.from)) this.provisional.set(m.from, { peerId: from.peerId, addrs: [] })
         this.lastContact.set(m.from, t)
         // A wiped data dir (new store UUID) must not vote twice in a term; an empty store has promised nothing
@@ -375,6 +384,22 @@ export class AspenNode {
 
   readonly removedPeers = new Set<string>()
 
+  /**
+   * Whether a Raft message claiming to come from node `claimed` may be stepped, given the peer it arrived on. The
+   * cookie only proves a peer belongs to the deployment, not to this cluster's membership: a bound peer speaks
+   * only for its own node id; an unbound one is heard while this node has no configuration yet (a fresh node
+   * waiting for the leader that adds it), or for an id the configuration lists that no peer is bound to. Anything
+   * else (a non-member, or a peer claiming a member's or our own id) could raise our term, depose the leader or
+   * write into our log, so it is dropped.
+   */
+  private acceptsFrom (from: InboundPeer, claimed: NodeId): boolean {
+    if (from.nodeId !== undefined) return from.nodeId === claimed
+    if (claimed === this.nodeId || this.bindings.has(claimed)) return false
+    const cs = this.rawNode.status().confState
+    if (cs.voters.length === 0 && cs.votersOutgoing.length === 0) return true
+    return cs.voters.includes(claimed) || cs.learners.includes(claimed) || cs.votersOutgoing.includes(claimed) || cs.learnersNext.includes(claimed)
+  }
+
   private send (msgs: Message[]): void {
     const byPeer = new Map<number, Message[]>()
     for (const m of msgs) {
@@ -417,6 +442,10 @@ export class AspenNode {
   /** Installs a snapshot from the leader (crash-safe in the store), then hands the Raft message to the core. */
   private async receiveSnapshot (snap: IncomingSnapshot): Promise<void> {
     const env = decodeSnapshotEnvelope(snap.metadata)
+    if (env.message.to !== this.nodeId || !this.acceptsFrom(snap.from, env.message.from)) {
+      this.metrics.raftRejectedPeer.inc()
+      throw new UnauthorizedPeerError(`snapshot from peer ${snap.from.peerId} claiming node ${env.message.from} refused: not a member it may speak for`)
+    }
     const meta: StoreSnapshotMetadata = env.meta
     const t0 = now()
     if (meta.index > this.store.hardState().commit) {
