@@ -14,6 +14,7 @@ import {
 import type { CliDeps, RunState } from './program.js'
 import { trackSubcommands } from './program.js'
 import { requestContext } from './target.js'
+import { registerAlarm } from './alarm.js'
 
 interface ForceOptions extends TargetOptions { force?: boolean }
 
@@ -205,4 +206,6 @@ export function registerCluster (program: Command, deps: CliDeps, state: RunStat
       if (o.json === true) { printJson(io, r); return }
       printLine(io, `Backup of index ${r.index} written to ${r.path} (${r.bytes} bytes).`)
     })
+
+  registerAlarm(cluster, deps, ctxOf)
 }
