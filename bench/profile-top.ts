@@ -39,7 +39,8 @@ export function summarize (p: CpuProfile): { total: number, byFunction: Array<[s
     const ms = self.get(n.id) ?? 0
     if (ms === 0) continue
     total += ms
-    const owner = ownerOf(n.callFrame.url)
+    // Idle is its own bucket (never 'native'): percentages elsewhere are of busy time.
+    const owner = n.callFrame.functionName === '(idle)' ? '(idle)' : ownerOf(n.callFrame.url)
     const fn = `${n.callFrame.functionName === '' ? '(anonymous)' : n.callFrame.functionName} ${owner}:${n.callFrame.lineNumber + 1}`
     byFn.set(fn, (byFn.get(fn) ?? 0) + ms)
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms)
