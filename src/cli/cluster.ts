@@ -15,6 +15,7 @@ import type { CliDeps, RunState } from './program.js'
 import type { OutStream } from './io.js'
 import { trackSubcommands } from './program.js'
 import { requestContext } from './target.js'
+import { registerAlarm } from './alarm.js'
 
 interface ForceOptions extends TargetOptions { force?: boolean }
 
@@ -234,4 +235,6 @@ export function registerCluster (program: Command, deps: CliDeps, state: RunStat
       printLine(io, `Backup of index ${r.index} written to ${r.path} (${r.bytes} bytes).`)
       printLine(io, `Restore it with: aspen restore --from ${r.path} --data-dir <new node's data dir>`)
     })
+
+  registerAlarm(cluster, deps, ctxOf)
 }

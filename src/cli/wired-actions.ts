@@ -20,7 +20,7 @@ async function clientFor (ctx: RequestContext): Promise<AspenClient> {
 }
 
 /** Runs `fn` with a connected client and always closes it. */
-async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promise<T>): Promise<T> {
+export async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promise<T>): Promise<T> {
   const c = await clientFor(ctx)
   try {
     return await fn(c)

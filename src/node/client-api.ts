@@ -32,7 +32,11 @@ export const METHODS = {
   backupNext: 'cluster.backup.next',
   backupClose: 'cluster.backup.close',
   /** sha256 over this node's whole KV table at its applied index (compare replicas, or a restore with its backup). */
-  kvHash: 'node.kvHash'
+  kvHash: 'node.kvHash',
+  /** Active alarms (NOSPACE) as the node reached has applied them. */
+  alarmList: 'cluster.alarm.list',
+  /** Compacts the node reached, then clears NOSPACE alarms (members still short of space raise theirs again). */
+  alarmDisarm: 'cluster.alarm.disarm'
 } as const
 
 /** No leader could be found (a minority partition, or an election in progress) before the deadline. */
@@ -222,6 +226,11 @@ export class ClientApi {
       }
       case METHODS.nodeInfo: return jsonBody({ nodeId: node.nodeId, peerId: node.identity.peerId.toString(), storeId: node.store.storeId, addrs: node.host.getMultiaddrs().map(String) })
       case METHODS.snapshot: return jsonBody(await node.takeSnapshot())
+      case METHODS.alarmList: return jsonBody({ alarms: await node.alarms.refresh(), space: node.status().space })
+      case METHODS.alarmDisarm: {
+        const r = await node.alarms.disarm()
+        return jsonBody({ cleared: r.cleared, space: r.reading, alarms: node.alarms.list() })
+      }
       case METHODS.clusterInit: return jsonBody(await ctl.init(timeoutMs))
       case METHODS.addLearner: {
         const b = parseJsonBody(call.body)
