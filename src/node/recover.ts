@@ -143,6 +143,8 @@ export async function forceNewCluster (config: NodeConfig): Promise<ForceNewClus
       throw new NothingToRecoverError(`the data dir ${config.dataDir} holds no cluster state (last index ${st.lastIndex})`)
     }
     const peerId = store.getPeerId() ?? (await loadOrCreateIdentity(config.dataDir, { secretKey: config.secretKey })).peerId.toString()
+    // the binding below names this peer id: the store records the same one (start-up checks they agree)
+    if (store.getPeerId() === undefined) await store.setPeerId(peerId)
     const binding: MemberBinding = { nodeId: self, peerId, storeId: store.storeId, addrs: [] }
     // One-step changes only: the old voters are gone, so a joint configuration could never be left again.
     const steps: Array<{ changes: ConfChangeSingle[], released: number[] }> = []
