@@ -203,6 +203,8 @@ export class AspenNode {
       store: this.store,
       driver: () => this.driver,
       canPropose: () => !this.stopping && this.isMember() && this.driver.leader() !== 0,
+      isLeader: () => this.rawNode.status().softState.role === 'leader',
+      members: () => { const cs = this.rawNode.status().confState; return [...cs.voters, ...cs.learners, ...cs.votersOutgoing] },
       measure: async () => ({ usedBytes: await dirBytes(join(c.dataDir, 'raft')), freeBytes: await freeBytes(c.dataDir) }),
       compact: async () => { await this.compactStorage() },
       requestTimeoutMs: c.requestTimeoutMs,

@@ -10,7 +10,9 @@ import {
   alarmKey, checkClientTxn, clearTxn, decodeAlarm, encodeAlarm, isSystemKey, NoSpaceError, noSpaceError, raiseTxn, ReservedKeyError,
   txnAddsData, type Alarm
 } from '../../../src/node/alarm.js'
-import { isDiskFull } from '../../../src/node/alarm-service.js'
+import { AlarmService, isDiskFull } from '../../../src/node/alarm-service.js'
+import type { RaftDriver } from '../../../src/node/raft-driver.js'
+import { decodeCommand } from '../../../src/api/codec.js'
 import { dirBytes, QuotaMonitor, roomAgain, shortOfSpace, DISK_FREE_RESERVE_BYTES, type QuotaDeps } from '../../../src/node/quota.js'
 import type { Txn } from '../../../src/api/kv.js'
 
@@ -146,5 +148,50 @@ describe('NOSPACE alarm records', () => {
     assert.equal(isDiskFull(Object.assign(new Error('write failed'), { code: 'ENOSPC' })), true)
     assert.equal(isDiskFull(new Error('batch failed', { cause: new Error('IO error: /d/raft/000012.log: No space left on device') })), true)
     assert.equal(isDiskFull(new Error('EIO')), false)
+  })
+})
+
+describe('alarm service', () => {
+  it('the leader clears alarms raised by nodes that are no longer members; followers leave them', async () => {
+    const stranger: Alarm = { type: 'NOSPACE', memberId: 9, reason: 'quota', usedBytes: 5, quotaBytes: 4, raisedAtMs: 1 }
+    const member: Alarm = { ...stranger, memberId: 2 }
+    let records = [stranger, member]
+    const proposed: Txn[] = []
+    const driver = {
+      propose: async (requestId: Uint8Array, data: Uint8Array) => {
+        const cmd = decodeCommand(data)
+        proposed.push(cmd.txn)
+        const gone = new Set(cmd.txn.success.map(op => op.type === 'delete' ? Buffer.from(op.key).toString('latin1') : ''))
+        records = records.filter(a => !gone.has(Buffer.from(alarmKey(a.type, a.memberId)).toString('latin1')))
+        return { index: 1, requestId, ok: true as const, response: { succeeded: true, revision: 1, responses: [] } }
+      }
+    }
+    let leader = false
+    const svc = new AlarmService({
+      memberId: 1,
+      quotaBytes: 10,
+      store: {
+        range: async () => ({ kvs: records.map(a => ({ key: alarmKey(a.type, a.memberId), value: encodeAlarm(a), createRevision: 1, modRevision: 1, version: 1, lease: 0 })), more: false }),
+        status: () => ({ applied: 1 })
+      },
+      driver: () => driver as unknown as RaftDriver,
+      canPropose: () => true,
+      isLeader: () => leader,
+      members: () => [1, 2, 3],
+      measure: async () => ({ usedBytes: 1, freeBytes: Infinity }),
+      compact: async () => {},
+      requestTimeoutMs: 1000,
+      log: { info: () => {}, warn: () => {}, error: () => {} }
+    })
+    await svc.refresh()
+    await svc.clearStrangers()
+    assert.equal(proposed.length, 0, 'a follower proposes nothing')
+    leader = true
+    await svc.clearStrangers()
+    assert.deepEqual(proposed.map(t => t.success.length), [1])
+    assert.deepEqual(svc.list().map(a => a.memberId), [2])
+    // the remaining alarm refuses puts and lets deletes through
+    assert.throws(() => { svc.admit(put('k')) }, NoSpaceError)
+    svc.admit({ compare: [], success: [{ type: 'delete', key: b('k') }], failure: [] })
   })
 })
