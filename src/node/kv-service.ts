@@ -23,8 +23,13 @@ export interface KvReader {
   range (req: RangeRequest): Promise<RangeResult>
 }
 
+/** How a read was confirmed: a ReadIndex round, the leader lease, or not at all (stale or unsafe). */
+export type ReadPath = 'readIndex' | 'lease' | 'local'
+
 export interface KvServiceOptions {
   nodeId: number
+  /** Called once per served read with how it was confirmed (metrics). */
+  onRead?: (path: ReadPath) => void
   /** Test-only fault (chaos harness proves it can fail): serve linearizable reads without ReadIndex. */
   unsafeLocalReads?: boolean
   /** Refuses a client transaction before it is proposed (reserved keys; puts under a NOSPACE alarm). */
@@ -73,7 +78,16 @@ export class KvService {
       if (op.type === 'get') validateKey(op.key)
       else { validateRange(op.start, op.end); validateLimit(op.limit) }
     }
-    if (consistency !== 'stale' && this.opts.unsafeLocalReads !== true) await this.driver().readBarrier(timeoutMs)
+    let path: ReadPath = 'local'
+    if (this.opts.unsafeLocalReads !== true) {
+      if (consistency === 'linearizable') {
+        await this.driver().readBarrier(timeoutMs)
+        path = 'readIndex'
+      } else if (consistency === 'lease') {
+        path = await this.driver().leaseReadBarrier(timeoutMs)
+      }
+    }
+    this.opts.onRead?.(path)
     const out: OpResponse[] = []
     const hidden = this.opts.hidden
     for (const op of ops) {

@@ -9,7 +9,7 @@ import type { StoreSnapshotMetadata } from '../store/index.js'
 import { prepareStoreFormat } from '../store/format-version.js'
 import { loadOrCreateIdentity, startP2PNode, raftDrops, parseWireVersion } from '../p2p/index.js'
 import type {
-  AspenHost, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
+  AspenHost, Identity, InboundPeer, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
   RaftTransport, SnapshotTransport, ClientServer, DiscoveredPeer
 } from '../p2p/index.js'
 import { AspenError } from '../errors.js'
@@ -41,6 +41,11 @@ class RecoveredStorage extends MemoryStorage {
 /** The data dir belongs to another identity than the key that was loaded. */
 export class PeerIdMismatchError extends AspenError {
   readonly code = 'PEER_ID_MISMATCH'
+}
+
+/** A snapshot came from a peer that may not speak for the node it claims (not a member, or impersonating one). */
+export class UnauthorizedPeerError extends AspenError {
+  readonly code = 'UNAUTHORIZED_PEER'
 }
 
 export interface StartNodeOptions {
@@ -160,6 +165,7 @@ export class AspenNode {
       this.kv = new KvService(() => this.driver, this.store, {
         nodeId: c.nodeId,
         unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads,
+        onRead: (path) => { this.metrics.reads.inc({ path }) },
         admit: (txn) => { this.alarms.admit(txn) },
         hidden: isSystemKey
       })
@@ -234,6 +240,7 @@ export class AspenNode {
         this.bindings.set(info.nodeId, { nodeId: info.nodeId, peerId: info.peerId, storeId: info.storeId, addrs: info.addrs })
       }
     }
+    this.lastVoterChangeAt = await this.registry.lastVoterChangeAt()
     this.refreshVotingRights()
   }
 
@@ -293,6 +300,8 @@ export class AspenNode {
       checkQuorum: true,
       preVote: true,
       readOnlyOption: 'safe',
+      // Linearizable reads always take a ReadIndex round; reads asking for 'lease' consistency use the lease.
+      leaseReads: true,
       random: this.random,
       now,
       tickMs: t.tickMs,
@@ -371,6 +380,10 @@ export class AspenNode {
     this.raftTransport.onMessage((msgs, from) => {
       const t = now()
       for (const m of msgs) {
+        if (!this.acceptsFrom(from, m.from)) {
+          this.metrics.raftRejectedPeer.inc()
+          continue
+        }
         if (from.nodeId === undefined && !this.bindings.has(m.from)) this.provisional.set(m.from, { peerId: from.peerId, addrs: [] })
         this.lastContact.set(m.from, t)
         // A wiped data dir (new store UUID) must not vote twice in a term; an empty store has promised nothing
@@ -421,6 +434,22 @@ export class AspenNode {
 
   readonly removedPeers = new Set<string>()
 
+  /**
+   * Whether a Raft message claiming to come from node `claimed` may be stepped, given the peer it arrived on. The
+   * cookie only proves a peer belongs to the deployment, not to this cluster's membership: a bound peer speaks
+   * only for its own node id; an unbound one is heard while this node has no configuration yet (a fresh node
+   * waiting for the leader that adds it), or for an id the configuration lists that no peer is bound to. Anything
+   * else (a non-member, or a peer claiming a member's or our own id) could raise our term, depose the leader or
+   * write into our log, so it is dropped.
+   */
+  private acceptsFrom (from: InboundPeer, claimed: NodeId): boolean {
+    if (from.nodeId !== undefined) return from.nodeId === claimed
+    if (claimed === this.nodeId || this.bindings.has(claimed)) return false
+    const cs = this.rawNode.status().confState
+    if (cs.voters.length === 0 && cs.votersOutgoing.length === 0) return true
+    return cs.voters.includes(claimed) || cs.learners.includes(claimed) || cs.votersOutgoing.includes(claimed) || cs.learnersNext.includes(claimed)
+  }
+
   private send (msgs: Message[]): void {
     const byPeer = new Map<number, Message[]>()
     for (const m of msgs) {
@@ -463,6 +492,10 @@ export class AspenNode {
   /** Installs a snapshot from the leader (crash-safe in the store), then hands the Raft message to the core. */
   private async receiveSnapshot (snap: IncomingSnapshot): Promise<void> {
     const env = decodeSnapshotEnvelope(snap.metadata)
+    if (env.message.to !== this.nodeId || !this.acceptsFrom(snap.from, env.message.from)) {
+      this.metrics.raftRejectedPeer.inc()
+      throw new UnauthorizedPeerError(`snapshot from peer ${snap.from.peerId} claiming node ${env.message.from} refused: not a member it may speak for`)
+    }
     const meta: StoreSnapshotMetadata = env.meta
     const t0 = now()
     if (meta.index > this.store.hardState().commit) {
@@ -489,7 +522,11 @@ export class AspenNode {
       this.log.warn({ index: entry.index, err: errMsg(err) }, 'conf change with an unreadable context')
       return
     }
-    if (ctx.voterChange) this.lastVoterChangeAt = ctx.at
+    if (ctx.voterChange) {
+      this.lastVoterChangeAt = Math.max(this.lastVoterChangeAt ?? 0, ctx.at)
+      // Kept across restarts: a leader restarted right after a voter change must still enforce the cooldown.
+      void this.registry.setLastVoterChangeAt(ctx.at).catch((err: unknown) => { this.log.warn({ err: errMsg(err) }, 'could not record the voter change time') })
+    }
     for (const b of ctx.bindings) void this.recordBinding(b)
     for (const id of ctx.released) {
       const b = this.bindings.get(id)
