@@ -119,6 +119,11 @@ export class AlarmService {
     if (this.cached.some(a => a.type === 'NOSPACE') && txnAddsData(txn)) throw noSpaceError(this.cached)
   }
 
+  /** Throws NoSpaceError while NOSPACE is active: for other requests that add data (lease grants) before proposing. */
+  admitGrowth (): void {
+    if (this.cached.some(a => a.type === 'NOSPACE')) throw noSpaceError(this.cached)
+  }
+
   /**
    * The operator's disarm: compacts this node now, then clears every NOSPACE alarm (a member still short of space
    * raises its own again at its next check, after compacting). Its own alarm stays when it is still short here.

@@ -192,6 +192,7 @@ describe('alarm service', () => {
     assert.deepEqual(svc.list().map(a => a.memberId), [2])
     // the remaining alarm refuses puts and lets deletes through
     assert.throws(() => { svc.admit(put('k')) }, NoSpaceError)
+    assert.throws(() => { svc.admitGrowth() }, NoSpaceError, 'lease grants are refused too')
     svc.admit({ compare: [], success: [{ type: 'delete', key: b('k') }], failure: [] })
   })
 })
