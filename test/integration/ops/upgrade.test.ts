@@ -17,7 +17,7 @@ describe('rolling upgrade', () => {
   after(async () => { await cluster?.destroy() })
 
   it('a node one minor ahead joins the cluster and may lead it; a node of another major is refused with INCOMPATIBLE_VERSION on both sides', async () => {
-    cluster = await TestCluster.create(3, { profile: 'fast' })
+    cluster = await TestCluster.create(3)
     await cluster.explain(async () => {
       const c = await cluster.form()
       await c.put('up/1', 'a')
@@ -29,14 +29,14 @@ describe('rolling upgrade', () => {
       cluster.opts.env = {}
       await c.put('up/2', 'b')
       const commit = (await cluster.status(await cluster.leader(), c)).commitIndex
-      await waitFor('node 3 (1.1) applies what the 1.0 leader commits', async () => (await cluster.status(3, c)).appliedIndex >= commit)
+      await waitFor('node 3 (1.1) applies what the 1.0 leader commits', async () => (await cluster.status(3, c)).appliedIndex >= commit, 30_000, 100)
       assert.match(cluster.logs(3), /speaking wire version 1\.1/)
 
       // The 1.1 node leads the 1.0 nodes: it dials them on the id they serve (1.0.0).
-      await waitFor('node 3 becomes leader', async () => (await c.control<{ leaderId: number }>('cluster.transferLeader', { nodeId: 3 }, { timeoutMs: 5000 })).leaderId === 3)
+      await waitFor('node 3 becomes leader', async () => (await c.control<{ leaderId: number }>('cluster.transferLeader', { nodeId: 3 }, { timeoutMs: 5000 })).leaderId === 3, 30_000, 200)
       await c.put('up/3', 'c')
       const commit3 = (await cluster.status(3, c)).commitIndex
-      for (const id of [1, 2]) await waitFor(`node ${id} (1.0) applies what the 1.1 leader commits`, async () => (await cluster.status(id, c)).appliedIndex >= commit3)
+      for (const id of [1, 2]) await waitFor(`node ${id} (1.0) applies what the 1.1 leader commits`, async () => (await cluster.status(id, c)).appliedIndex >= commit3, 30_000, 100)
       assert.equal(text((await c.get('up/3'))?.value), 'c')
 
       // Step 2 gone wrong: node 2 restarts speaking 2.0. Both sides say why, and the cluster keeps its quorum (1, 3).
@@ -45,8 +45,8 @@ describe('rolling upgrade', () => {
       await cluster.start(2)
       cluster.opts.env = {}
       await c.put('up/4', 'd')
-      await waitFor('node 2 logs the refusal', () => /INCOMPATIBLE_VERSION/.test(cluster.logs(2)) && /speaks \/aspen\/raft 1\.\d(, 1\.\d)? but this node speaks 2\.0/.test(cluster.logs(2)))
-      await waitFor('a 1.x node logs the refusal', () => [1, 3].some(id => /speaks \/aspen\/raft 2\.0 but this node speaks 1\.\d.*major versions differ/.test(cluster.logs(id))))
+      await waitFor('node 2 logs the refusal', () => /INCOMPATIBLE_VERSION/.test(cluster.logs(2)) && /speaks \/aspen\/raft 1\.\d(, 1\.\d)? but this node speaks 2\.0/.test(cluster.logs(2)), 30_000, 100)
+      await waitFor('a 1.x node logs the refusal', () => [1, 3].some(id => /speaks \/aspen\/raft 2\.0 but this node speaks 1\.\d.*major versions differ/.test(cluster.logs(id))), 30_000, 100)
       assert.equal(text((await c.get('up/4'))?.value), 'd')
     })
   })
