@@ -196,3 +196,33 @@ describe('alarm service', () => {
     svc.admit({ compare: [], success: [{ type: 'delete', key: b('k') }], failure: [] })
   })
 })
+
+describe('compaction pacing', () => {
+  it('a slow compaction delays the next automatic one by ten times its duration', async () => {
+    let clock = 0
+    let compactions = 0
+    const state = { used: 20 * MiB, applied: 1 }
+    const q = new QuotaMonitor({
+      memberId: 1,
+      quotaBytes: 10 * MiB,
+      measure: async () => ({ usedBytes: state.used, freeBytes: Infinity }),
+      alarms: async () => [],
+      raise: async () => { state.applied++ },
+      clear: async () => {},
+      compact: async () => { compactions++; clock += 1000 },
+      applied: () => state.applied,
+      canPropose: () => false,
+      now: () => clock,
+      log: () => {}
+    })
+    await q.check()
+    assert.equal(compactions, 1)
+    state.applied++
+    clock += 5000
+    await q.check()
+    assert.equal(compactions, 1, '5 s after a 1 s compaction: not yet')
+    clock += 5000
+    await q.check()
+    assert.equal(compactions, 2, '10 s after: again')
+  })
+})
