@@ -24,6 +24,7 @@ export function registerAlarm (cluster: Command, deps: CliDeps, ctxOf: (o: Targe
       'alarm through the log: every node then refuses writes with NO_SPACE while reads and deletes work. Delete keys, ' +
       'then `aspen cluster alarm disarm`; members also clear their own alarm once compaction brings them under 80% of ' +
       'the quota.')
+    .addHelpText('after', TARGET_HELP + '\n' + EXIT_CODES_HELP)
   const sub = (name: string, summary: string, description: string): Command =>
     addTargetOptions(alarm.command(name).summary(summary).description(description)).addHelpText('after', TARGET_HELP + '\n' + EXIT_CODES_HELP)
 

@@ -35,6 +35,10 @@ export interface AlarmServiceDeps {
   store: { range (req: RangeRequest): Promise<RangeResult>, status (): { applied: number } }
   driver: () => RaftDriver
   canPropose: () => boolean
+  /** True on the leader: it clears alarms of nodes that are no longer members (removed, or from a restored backup). */
+  isLeader: () => boolean
+  /** Voters and learners of the applied configuration. */
+  members: () => number[]
   measure: () => Promise<{ usedBytes: number, freeBytes: number }>
   compact: () => Promise<void>
   requestTimeoutMs: number
@@ -72,7 +76,7 @@ export class AlarmService {
   start (): void {
     this.refreshTimer = setInterval(() => { void this.refresh().catch(() => {}) }, ALARM_REFRESH_MS)
     this.refreshTimer.unref()
-    this.checkTimer = setInterval(() => { void this.monitor.check() }, QUOTA_CHECK_MS)
+    this.checkTimer = setInterval(() => { void this.monitor.check().then(async () => { await this.clearStrangers() }) }, QUOTA_CHECK_MS)
     this.checkTimer.unref()
     void this.monitor.check()
   }
@@ -115,6 +119,11 @@ export class AlarmService {
     if (this.cached.some(a => a.type === 'NOSPACE') && txnAddsData(txn)) throw noSpaceError(this.cached)
   }
 
+  /** Throws NoSpaceError while NOSPACE is active: for other requests that add data (lease grants) before proposing. */
+  admitGrowth (): void {
+    if (this.cached.some(a => a.type === 'NOSPACE')) throw noSpaceError(this.cached)
+  }
+
   /**
    * The operator's disarm: compacts this node now, then clears every NOSPACE alarm (a member still short of space
    * raises its own again at its next check, after compacting). Its own alarm stays when it is still short here.
@@ -127,6 +136,16 @@ export class AlarmService {
     if (clear.length > 0) await this.propose(clearTxn(clear))
     await this.refresh()
     return { cleared: clear, reading }
+  }
+
+  /** On the leader: clears alarms raised by nodes outside the membership (nobody else would ever clear them). */
+  async clearStrangers (): Promise<void> {
+    if (!this.d.isLeader() || !this.d.canPropose()) return
+    const members = new Set(this.d.members())
+    const strangers = this.cached.filter(a => !members.has(a.memberId))
+    if (strangers.length === 0) return
+    this.d.log.warn(`clearing alarms of nodes that are not members: ${strangers.map(a => `${a.type} node ${a.memberId}`).join(', ')}`)
+    await this.propose(clearTxn(strangers)).catch((err: unknown) => { this.d.log.warn(`clearing alarms failed: ${err instanceof Error ? err.message : String(err)}`) })
   }
 
   private async propose (txn: Txn): Promise<void> {

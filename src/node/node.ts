@@ -7,7 +7,7 @@ import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/type
 import { RaftStore, NodeRegistry } from '../store/index.js'
 import type { StoreSnapshotMetadata } from '../store/index.js'
 import { prepareStoreFormat } from '../store/format-version.js'
-import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
+import { loadOrCreateIdentity, startP2PNode, raftDrops, parseWireVersion } from '../p2p/index.js'
 import type {
   AspenHost, Identity, InboundPeer, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
   RaftTransport, SnapshotTransport, ClientServer, DiscoveredPeer
@@ -209,6 +209,8 @@ export class AspenNode {
       store: this.store,
       driver: () => this.driver,
       canPropose: () => !this.stopping && this.isMember() && this.driver.leader() !== 0,
+      isLeader: () => this.rawNode.status().softState.role === 'leader',
+      members: () => { const cs = this.rawNode.status().confState; return [...cs.voters, ...cs.learners, ...cs.votersOutgoing] },
       measure: async () => ({ usedBytes: await dirBytes(join(c.dataDir, 'raft')), freeBytes: await freeBytes(c.dataDir) }),
       compact: async () => { await this.compactStorage() },
       requestTimeoutMs: c.requestTimeoutMs,
@@ -349,7 +351,11 @@ export class AspenNode {
       warn: (o: object, m: string) => { this.log.warn(o, m) },
       error: (o: object, m: string) => { this.log.error(o, m) }
     }
+    // Rolling-upgrade tests make a node speak another wire version (only with ASPEN_TESTING=1).
+    const wire = c.testing.enabled ? parseWireVersion(process.env.ASPEN_TEST_WIRE_VERSION ?? '') : undefined
+    if (wire !== undefined) this.log.warn(`testing: speaking wire version ${wire.major}.${wire.minor}`)
     this.p2p = await startP2PNode({
+      ...(wire !== undefined ? { wireVersion: wire } : {}),
       dataDir: c.dataDir,
       identity: this.identity,
       cookie: c.cookie,

@@ -17,6 +17,8 @@ export const CLEAR_RATIO = 0.8
  * reading taken while LevelDB rewrites files under write load can count old and new files together.
  */
 export const RAISE_AFTER_READINGS = 2
+/** An automatic compaction waits COMPACT_DUTY_FACTOR times the duration of the previous one. */
+export const COMPACT_DUTY_FACTOR = 10
 /** How often the monitor measures. */
 export const QUOTA_CHECK_MS = 1000
 /** Bounds of the directory walk. */
@@ -102,6 +104,8 @@ export interface QuotaDeps {
 export class QuotaMonitor {
   private lastCompactApplied = -1
   private shortStreak = 0
+  /** Automatic compactions spend at most a tenth of the time on compacting (a large store takes long to rewrite). */
+  private compactAllowedAt = -Infinity
   private running = false
   last: QuotaReading | undefined
 
@@ -117,7 +121,12 @@ export class QuotaMonitor {
   /** Compacts now (operator disarm, or the automatic check); returns the reading after it. */
   async compactNow (): Promise<QuotaReading> {
     this.lastCompactApplied = this.deps.applied()
-    await this.deps.compact()
+    const t0 = this.deps.now()
+    try {
+      await this.deps.compact()
+    } finally {
+      this.compactAllowedAt = this.deps.now() + COMPACT_DUTY_FACTOR * (this.deps.now() - t0)
+    }
     return await this.read()
   }
 
@@ -133,7 +142,7 @@ export class QuotaMonitor {
       const short = shortOfSpace(r)
       // Compact before raising, so an alarm means "over the limit even compacted" and cannot flap with each
       // compaction; only when something was applied since the last attempt (else nothing can have been freed).
-      if (short !== undefined && d.applied() !== this.lastCompactApplied) {
+      if (short !== undefined && d.applied() !== this.lastCompactApplied && d.now() >= this.compactAllowedAt) {
         const before = r.usedBytes
         r = await this.compactNow()
         d.log('info', `data dir over its limit (${before} bytes used, quota ${r.quotaBytes}): compacted to ${r.usedBytes} bytes`)

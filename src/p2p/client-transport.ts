@@ -7,6 +7,8 @@ import type { NodeId } from '../raft/types.js'
 import { AspenError } from '../errors.js'
 import { dialProtocolStream } from './dial.js'
 import type { PeerAddress, StreamHost } from './dial.js'
+import { dialProtocols, protocolId, servedProtocols, WIRE_VERSION } from './protocol-version.js'
+import type { WireVersion } from './protocol-version.js'
 import { ConnectionClosedError, FrameDecodeError, OverloadedError, P2PConfigError, TimeoutError } from './errors.js'
 import { encodeFrame, MAX_FRAME_BYTES } from './frame.js'
 import { attachFrameReader } from './frame-stream.js'
@@ -16,7 +18,8 @@ import { createP2PMetrics } from './metrics.js'
 import type { P2PMetrics } from './metrics.js'
 import { ClientRequestFrame, ClientResponseFrame } from './wire/client.js'
 
-export const CLIENT_PROTOCOL = '/aspen/client/1.0.0'
+/** The id of the wire version this build speaks (it also serves the previous minor: see protocol-version.ts). */
+export const CLIENT_PROTOCOL = protocolId('client', WIRE_VERSION)
 export const CLIENT_FRAME_VERSION = 1
 /** Longest method name. */
 export const MAX_METHOD_CHARS = 64
@@ -90,6 +93,8 @@ export interface ClientServerOptions {
   metrics?: P2PMetrics
   logger?: P2PLogger
   limits?: Partial<ClientServerLimits>
+  /** The wire version to speak (tests of rolling upgrades); default WIRE_VERSION. */
+  wireVersion?: WireVersion
 }
 
 /** The server side of the client protocol (runs on every node). */
@@ -116,7 +121,7 @@ export class ClientServer {
   /** Registers the protocol handler. */
   async start (): Promise<void> {
     if (this.started) return
-    await this.opts.host.handle(CLIENT_PROTOCOL, (stream, connection) => {
+    await this.opts.host.handle(servedProtocols('client', this.opts.wireVersion), (stream, connection) => {
       this.serve(stream, connection.remotePeer.toString())
     }, { runOnLimitedConnection: true, maxInboundStreams: this.limits.maxStreamsPerConnection })
     this.started = true
@@ -126,7 +131,7 @@ export class ClientServer {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.opts.host.unhandle(CLIENT_PROTOCOL).catch(() => undefined)
+    await this.opts.host.unhandle(servedProtocols('client', this.opts.wireVersion)).catch(() => undefined)
     for (const s of this.streams) s.abort(new ConnectionClosedError('server stopping'))
     this.streams.clear()
   }
@@ -236,6 +241,8 @@ export interface ClientConnectionOptions {
   maxFrameBytes?: number
   metrics?: P2PMetrics
   signal?: AbortSignal
+  /** The wire version to speak; default WIRE_VERSION. */
+  wireVersion?: WireVersion
 }
 
 export interface RequestOptions {
@@ -252,7 +259,7 @@ interface Pending {
 
 /** Opens a client connection (one stream) to `target`. Throws DialError or TimeoutError. */
 export async function openClientConnection (host: StreamHost, target: PeerAddress, opts: ClientConnectionOptions = {}): Promise<ClientConnection> {
-  const stream = await dialProtocolStream(host, target, CLIENT_PROTOCOL, opts.dialTimeoutMs ?? 5000, opts.signal)
+  const stream = await dialProtocolStream(host, target, dialProtocols('client', opts.wireVersion), opts.dialTimeoutMs ?? 5000, opts.signal)
   return new ClientConnection(stream, target.peerId, opts)
 }
 

@@ -55,3 +55,8 @@ export {
   ConnectionClosedError, CookieError, DialError, FrameDecodeError, FrameTooLargeError, IdentityError, NotAuthorizedError,
   OverloadedError, P2PConfigError, PeerUnknownError, SnapshotTransferError, TicketError, TimeoutError
 } from './errors.js'
+export {
+  WIRE_VERSION, PROTOCOL_FAMILIES, IncompatibleVersionError, accepted, compatible, dialProtocols, formatVersion, incompatibility, negotiate,
+  parseProtocolId, parseWireVersion, protocolId, servedProtocols
+} from './protocol-version.js'
+export type { ProtocolFamily, WireVersion } from './protocol-version.js'

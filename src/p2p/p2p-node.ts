@@ -23,6 +23,8 @@ import type { DiscoveryRegistry } from './registry.js'
 import { SnapshotTransport } from './snapshot-transport.js'
 import type { SnapshotTransportLimits } from './snapshot-transport.js'
 import { encodeTicket } from './ticket.js'
+import { incompatibility, PROTOCOL_FAMILIES, WIRE_VERSION } from './protocol-version.js'
+import type { WireVersion } from './protocol-version.js'
 
 export interface P2PNodeOptions {
   /** DATA_DIR: identity.key lives here. */
@@ -57,6 +59,8 @@ export interface P2PNodeOptions {
   raftLimits?: Partial<RaftTransportLimits>
   snapshotLimits?: Partial<SnapshotTransportLimits>
   clientLimits?: Partial<ClientServerLimits>
+  /** The wire version to speak (tests of rolling upgrades); default WIRE_VERSION. */
+  wireVersion?: WireVersion
 }
 
 export interface P2PNode {
@@ -101,15 +105,18 @@ export async function startP2PNode (opts: P2PNodeOptions): Promise<P2PNode> {
   try {
     const raft = parts.raft = new RaftTransport({
       host, selfId: opts.nodeId, resolvePeer: opts.resolvePeer, authorize: opts.authorize, metrics, logger: log,
+      ...(opts.wireVersion !== undefined ? { wireVersion: opts.wireVersion } : {}),
       ...(opts.raftLimits !== undefined ? { limits: opts.raftLimits } : {}),
       ...(opts.clock !== undefined ? { now: opts.clock } : {})
     })
     const snapshots = parts.snapshots = new SnapshotTransport({
       host, resolvePeer: opts.resolvePeer, authorize: opts.authorize, metrics, logger: log,
+      ...(opts.wireVersion !== undefined ? { wireVersion: opts.wireVersion } : {}),
       ...(opts.snapshotLimits !== undefined ? { limits: opts.snapshotLimits } : {})
     })
     const clientServer = parts.clientServer = new ClientServer({
-      host, metrics, logger: log, ...(opts.clientLimits !== undefined ? { limits: opts.clientLimits } : {})
+      host, metrics, logger: log, ...(opts.clientLimits !== undefined ? { limits: opts.clientLimits } : {}),
+      ...(opts.wireVersion !== undefined ? { wireVersion: opts.wireVersion } : {})
     })
     await raft.start()
     await snapshots.start()
@@ -124,6 +131,7 @@ export async function startP2PNode (opts: P2PNodeOptions): Promise<P2PNode> {
       ...(opts.dialTimeoutMs !== undefined ? { dialTimeoutMs: opts.dialTimeoutMs } : {})
     })
     discovery.start()
+    watchPeerVersions(host, opts.wireVersion ?? WIRE_VERSION, log)
     const peerId = identity.peerId.toString()
     log.info({ peerId, clusterId: keys.clusterId, addrs: host.getMultiaddrs().map(String) }, 'p2p host started')
     let stopped = false
@@ -152,6 +160,29 @@ export async function startP2PNode (opts: P2PNodeOptions): Promise<P2PNode> {
     await stopParts(parts, host, log)
     throw e
   }
+}
+
+/** Most peers remembered as already reported incompatible (a bound on the memory of a long-running node). */
+const MAX_REPORTED_PEERS = 1000
+
+/**
+ * Logs, once per peer and version, a peer whose identify shows it speaks only versions of our protocols that this
+ * node cannot talk to: the listening side of a refused rolling-upgrade step says why, not only the dialer.
+ */
+function watchPeerVersions (host: AspenHost, local: WireVersion, log: P2PLogger): void {
+  const reported = new Map<string, string>()
+  host.addEventListener('peer:identify', (evt) => {
+    const peerId = evt.detail.peerId.toString()
+    for (const family of PROTOCOL_FAMILIES) {
+      const refusal = incompatibility(peerId, family, local, evt.detail.protocols)
+      if (refusal === undefined) continue
+      if (reported.get(peerId) === refusal.message) return
+      if (reported.size >= MAX_REPORTED_PEERS) reported.clear()
+      reported.set(peerId, refusal.message)
+      log.error({ peerId, code: refusal.code }, refusal.message)
+      return
+    }
+  })
 }
 
 async function stopParts (parts: { raft?: RaftTransport, snapshots?: SnapshotTransport, clientServer?: ClientServer, discovery?: Discovery },

@@ -19,8 +19,11 @@ import { createP2PMetrics } from './metrics.js'
 import type { P2PMetrics } from './metrics.js'
 import { decodeRaftFrame, encodeRaftMessages, encodeRaftRemoved, LOCAL_MESSAGE_TYPES } from './raft-codec.js'
 import { estimateMessageBytes, MAX_APPEND_BYTES, splitAppend } from './raft-batching.js'
+import { dialProtocols, IncompatibleVersionError, protocolId, servedProtocols, WIRE_VERSION } from './protocol-version.js'
+import type { WireVersion } from './protocol-version.js'
 
-export const RAFT_PROTOCOL = '/aspen/raft/1.0.0'
+/** The id of the wire version this build speaks (it also serves the previous minor: see protocol-version.ts). */
+export const RAFT_PROTOCOL = protocolId('raft', WIRE_VERSION)
 
 /** The node layer's decision about an inbound peer. */
 export type InboundVerdict =
@@ -96,6 +99,8 @@ export interface RaftTransportOptions {
   random?: () => number
   /** Injected clock (ms). */
   now?: () => number
+  /** The wire version to speak (tests of rolling upgrades); default WIRE_VERSION. */
+  wireVersion?: WireVersion
 }
 
 /** Per-destination outbound state. */
@@ -106,6 +111,8 @@ class PeerLink {
   streamPeer: string | undefined
   openedAt = 0
   connecting = false
+  /** The last version refusal logged for this peer. */
+  refusal: string | undefined
   writing = false
   flushScheduled = false
   nextAttemptAt = 0
@@ -143,7 +150,7 @@ export class RaftTransport {
   /** Registers the protocol handler. */
   async start (): Promise<void> {
     if (this.started) return
-    await this.opts.host.handle(RAFT_PROTOCOL, (stream, connection) => {
+    await this.opts.host.handle(servedProtocols('raft', this.opts.wireVersion), (stream, connection) => {
       this.serveInbound(stream, connection.remotePeer.toString())
     }, { runOnLimitedConnection: true, maxInboundStreams: this.limits.maxInboundStreams })
     this.started = true
@@ -153,7 +160,7 @@ export class RaftTransport {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.opts.host.unhandle(RAFT_PROTOCOL).catch(() => undefined)
+    await this.opts.host.unhandle(servedProtocols('raft', this.opts.wireVersion)).catch(() => undefined)
     for (const link of this.links.values()) this.closeLink(link)
     this.links.clear()
     for (const s of this.inbound) s.abort(new Error('raft transport stopped'))
@@ -305,7 +312,7 @@ export class RaftTransport {
         this.failAttempt(link)
         return
       }
-      const stream = await dialProtocolStream(this.opts.host, target, RAFT_PROTOCOL, this.limits.dialTimeoutMs)
+      const stream = await dialProtocolStream(this.opts.host, target, dialProtocols('raft', this.opts.wireVersion), this.limits.dialTimeoutMs)
       if (!this.started || this.links.get(link.nodeId) !== link) {
         stream.abort(new Error('raft transport stopped'))
         return
@@ -313,7 +320,11 @@ export class RaftTransport {
       this.adoptStream(link, stream, target.peerId)
     } catch (e) {
       this.metrics.raftDialFailures++
-      this.log.debug({ to: link.nodeId, err: errText(e) }, 'raft dial failed')
+      if (e instanceof IncompatibleVersionError) {
+        // Said once per peer and version pair, not at every retry of the backoff.
+        if (link.refusal !== e.message) this.log.error({ to: link.nodeId, code: e.code }, e.message)
+        link.refusal = e.message
+      } else this.log.debug({ to: link.nodeId, err: errText(e) }, 'raft dial failed')
       // Queued messages are stale by the time a retry succeeds; Raft resends what still matters.
       this.metrics.raftDroppedUnresolvable += link.queue.clear()
       this.failAttempt(link)

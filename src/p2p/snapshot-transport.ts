@@ -8,6 +8,8 @@ import type { Stream } from '@libp2p/interface'
 import type { NodeId } from '../raft/types.js'
 import { dialProtocolStream, sendWithBackpressure } from './dial.js'
 import type { PeerAddress, StreamHost } from './dial.js'
+import { dialProtocols, protocolId, servedProtocols, WIRE_VERSION } from './protocol-version.js'
+import type { WireVersion } from './protocol-version.js'
 import { ConnectionClosedError, FrameDecodeError, PeerUnknownError, SnapshotTransferError, TimeoutError } from './errors.js'
 import { encodeFrame } from './frame.js'
 import { attachFrameReader } from './frame-stream.js'
@@ -18,7 +20,8 @@ import type { P2PMetrics } from './metrics.js'
 import type { InboundPeer, InboundVerdict } from './raft-transport.js'
 import { SnapshotAck, SnapshotAckStatus, SnapshotFrame, SnapshotFrameKind } from './wire/snapshot.js'
 
-export const SNAPSHOT_PROTOCOL = '/aspen/raft-snapshot/1.0.0'
+/** The id of the wire version this build speaks (it also serves the previous minor: see protocol-version.ts). */
+export const SNAPSHOT_PROTOCOL = protocolId('raft-snapshot', WIRE_VERSION)
 export const SNAPSHOT_FRAME_VERSION = 1
 
 export interface SnapshotTransportLimits {
@@ -76,6 +79,8 @@ export interface SnapshotTransportOptions {
   metrics?: P2PMetrics
   logger?: P2PLogger
   limits?: Partial<SnapshotTransportLimits>
+  /** The wire version to speak (tests of rolling upgrades); default WIRE_VERSION. */
+  wireVersion?: WireVersion
 }
 
 /** Wakes waiters when something changes; fails them all once. */
@@ -129,7 +134,7 @@ export class SnapshotTransport {
   /** Registers the protocol handler. */
   async start (): Promise<void> {
     if (this.started) return
-    await this.opts.host.handle(SNAPSHOT_PROTOCOL, (stream, connection) => {
+    await this.opts.host.handle(servedProtocols('raft-snapshot', this.opts.wireVersion), (stream, connection) => {
       this.serve(stream, connection.remotePeer.toString())
     }, { runOnLimitedConnection: true, maxInboundStreams: this.limits.maxInboundStreams })
     this.started = true
@@ -139,7 +144,7 @@ export class SnapshotTransport {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.opts.host.unhandle(SNAPSHOT_PROTOCOL).catch(() => undefined)
+    await this.opts.host.unhandle(servedProtocols('raft-snapshot', this.opts.wireVersion)).catch(() => undefined)
     for (const s of this.streams) s.abort(new SnapshotTransferError('snapshot transport stopped'))
     this.streams.clear()
   }
@@ -157,7 +162,7 @@ export class SnapshotTransport {
     if (metadata.byteLength > this.limits.maxMetadataBytes) throw new SnapshotTransferError(`snapshot metadata of ${metadata.byteLength} bytes exceeds ${this.limits.maxMetadataBytes}`)
     const target = this.opts.resolvePeer(to)
     if (target === undefined) throw new PeerUnknownError(`no address known for node ${to}`)
-    const stream = await dialProtocolStream(this.opts.host, target, SNAPSHOT_PROTOCOL, this.limits.dialTimeoutMs, opts.signal)
+    const stream = await dialProtocolStream(this.opts.host, target, dialProtocols('raft-snapshot', this.opts.wireVersion), this.limits.dialTimeoutMs, opts.signal)
     this.streams.add(stream)
     const snapshotId = randomBytes(8).toString('hex')
     const progress = new Progress()
