@@ -15,13 +15,13 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { ClusterKeys } from './cookie.js'
 import { P2PConfigError } from './errors.js'
+import { privateNetwork } from './pnet.js'
 
 /** Services on every Aspen host. `relay` is present only on hosts started as relay servers. */
 export interface AspenServices extends Record<string, unknown> {
@@ -120,7 +120,7 @@ export async function createHost (opts: HostOptions): Promise<AspenHost> {
     start: opts.start ?? true,
     addresses: { listen, ...(opts.announce !== undefined && opts.announce.length > 0 ? { announce: [...opts.announce] } : {}) },
     transports: [tcp(), circuitRelayTransport()],
-    connectionProtector: preSharedKey({ psk: opts.keys.psk }),
+    connectionProtector: privateNetwork({ psk: opts.keys.psk }),
     // A relay that is down at start-up must not stop the node: it keeps the addresses that work (failover).
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     connectionEncrypters: [noise()],

@@ -71,7 +71,7 @@ export interface RaftTransportLimits {
 
 export const DEFAULT_RAFT_TRANSPORT_LIMITS: RaftTransportLimits = {
   maxQueueMessages: 8192,
-  // pnet's xsalsa20 WASM memory is ~61 MiB per process: keep what one connection can queue well below it.
+  // Bounds the memory one slow peer can pin (16 MiB per peer; a frame is at most MAX_FRAME_BYTES).
   maxQueueBytes: 16 * 1024 * 1024,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxAppendBytes: MAX_APPEND_BYTES,
