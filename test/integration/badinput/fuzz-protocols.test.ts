@@ -18,7 +18,7 @@ import { clientStreamArb, planClient, raftStreamArb, READ_ONLY_METHODS, snapshot
 import { FuzzPeer, targetOf } from './fuzz-peer.js'
 import { assertUnchanged, observe, type Observed } from './node-state.js'
 
-const RUNS = { client: 120, raft: 120, snapshot: 80 }
+const RUNS = { client: 200, raft: 150, snapshot: 120 }
 const seed = Number(process.env.ASPEN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const TYPED_CODE = /^[A-Z][A-Z0-9_]*$/
 
