@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // Runs a named suite with node's test runner over the compiled tests (dist/).
 // fast   = what `npm test` runs (unit, sim, integration, nat when allowed)
-// extra  = the long suites (`npm run test:extra`)
-// docker = the compose demos against a private dockerd (`npm run test:docker`; not yet in extra, see README)
+// extra  = the long suites (`npm run test:extra`): long chaos, big snapshots, then the docker demos
+// docker = only the compose demos against a private dockerd (`npm run test:docker`)
+// The long suites run one file at a time: each loads both cores on its own, and a chaos run sharing them with
+// an image build would measure the machine, not the cluster.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const suites = {
   fast: ['dist/test/unit', 'dist/test/sim', 'dist/test/integration', 'dist/test/nat'],
-  extra: ['dist/test/extra'],
+  extra: ['dist/test/extra', 'dist/test/docker'],
   docker: ['dist/test/docker']
 }
 const name = process.argv[2] ?? 'fast'
@@ -36,5 +38,5 @@ if (files.length === 0) {
   process.exit(1)
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2'
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${name === 'docker' ? '1' : concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' })
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${name === 'fast' ? concurrency : '1'}`, '--test-reporter=spec', ...files], { stdio: 'inherit' })
 process.exit(r.status ?? 1)

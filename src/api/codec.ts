@@ -2,7 +2,7 @@
 // Decoding never trusts its input: garbage, unknown enum values or an ambiguous oneof give a DecodeError.
 import { DecodeError } from './errors.js'
 import * as wire from './kv-wire.js'
-import type { Command, Compare, CompareResult, CompareTarget, KeyValue, OpResponse, RequestOp, Txn, TxnResponse } from './kv.js'
+import type { Command, Compare, CompareResult, CompareTarget, KeyValue, KvEvent, LeaseCommand, LogCommand, OpResponse, RequestOp, Txn, TxnResponse } from './kv.js'
 
 /** The outcome of applying one command: its response, or a typed failure (stable `code`) that changed nothing. */
 export type CommandResult =
@@ -134,6 +134,90 @@ export function decodeCommand (bytes: Uint8Array): Command {
     const w = wire.Command.decode(x)
     if (w.txn === undefined) throw new DecodeError('command has no known body')
     return { requestId: w.requestId, txn: txnFromWire(w.txn) }
+  })
+}
+
+/** Encodes a lease command (the payload of a normal Raft entry). */
+export function encodeLeaseCommand (cmd: LeaseCommand): Uint8Array {
+  const l = cmd.lease
+  return wire.Command.encode(l.type === 'grant'
+    ? { requestId: b(cmd.requestId), leaseGrant: { id: l.id, ttlSeconds: l.ttlSeconds } }
+    : { requestId: b(cmd.requestId), leaseRevoke: { id: l.id, expired: l.expired } })
+}
+
+/** Decodes any entry payload: a transaction or a lease command (DecodeError on garbage or an unknown kind). */
+export function decodeLogCommand (bytes: Uint8Array): LogCommand {
+  return decodeWith('command', bytes, (x) => {
+    const w = wire.Command.decode(x)
+    if (countSet(w.txn, w.leaseGrant, w.leaseRevoke) !== 1) throw new DecodeError('command has no known body (or several)')
+    if (w.leaseGrant !== undefined) return { requestId: w.requestId, lease: { type: 'grant', id: w.leaseGrant.id, ttlSeconds: w.leaseGrant.ttlSeconds } }
+    if (w.leaseRevoke !== undefined) return { requestId: w.requestId, lease: { type: 'revoke', id: w.leaseRevoke.id, expired: w.leaseRevoke.expired } }
+    return { requestId: w.requestId, txn: txnFromWire(w.txn as wire.Txn) }
+  })
+}
+
+/** True when a decoded entry payload is a lease command. */
+export function isLeaseCommand (c: LogCommand): c is LeaseCommand {
+  return 'lease' in c
+}
+
+/** A watch request (method kv.watch). */
+export interface WatchRequest {
+  start: Uint8Array
+  end: Uint8Array
+  fromRevision: number
+  waitMs: number
+  limit: number
+}
+
+/** A watch answer: events of [fromRevision, nextRevision), or `compacted` with the oldest retained revision. */
+export interface WatchAnswer {
+  events: KvEvent[]
+  nextRevision: number
+  compacted: boolean
+  oldestRevision: number
+  applied: number
+}
+
+/** Version of the kv.watch bodies. */
+export const WATCH_VERSION = 1
+
+/** Encodes a watch request. */
+export function encodeWatchRequest (r: WatchRequest): Uint8Array {
+  return wire.WatchRequest.encode({ version: WATCH_VERSION, start: b(r.start), end: b(r.end), fromRevision: r.fromRevision, waitMs: r.waitMs, limit: r.limit })
+}
+
+/** Decodes a watch request (DecodeError on garbage or an unknown version). */
+export function decodeWatchRequest (bytes: Uint8Array): WatchRequest {
+  return decodeWith('watch request', bytes, (x) => {
+    const w = wire.WatchRequest.decode(x)
+    if (w.version !== WATCH_VERSION) throw new DecodeError(`watch request version ${w.version} is not supported (this node speaks ${WATCH_VERSION})`)
+    return { start: w.start, end: w.end, fromRevision: w.fromRevision, waitMs: w.waitMs, limit: w.limit }
+  })
+}
+
+/** Encodes a watch answer. */
+export function encodeWatchAnswer (a: WatchAnswer): Uint8Array {
+  return wire.WatchResponse.encode({
+    version: WATCH_VERSION,
+    events: a.events.map((e) => ({ delete: e.type === 'delete', kv: keyValueToWire(e.kv) })),
+    nextRevision: a.nextRevision,
+    compacted: a.compacted,
+    oldestRevision: a.oldestRevision,
+    applied: a.applied
+  })
+}
+
+/** Decodes a watch answer. */
+export function decodeWatchAnswer (bytes: Uint8Array): WatchAnswer {
+  return decodeWith('watch response', bytes, (x) => {
+    const w = wire.WatchResponse.decode(x, { limits: { events: 100_000 } })
+    if (w.version !== WATCH_VERSION) throw new DecodeError(`watch response version ${w.version} is not supported (this client speaks ${WATCH_VERSION})`)
+    const events: KvEvent[] = w.events.map((e) => {
+      if (e.kv === undefined) throw new DecodeError('watch event without a key-value')
+      return { type: e.delete ? 'delete' : 'put', kv: keyValueFromWire(e.kv) }
+    })
+    return { events, nextRevision: w.nextRevision, compacted: w.compacted, oldestRevision: w.oldestRevision, applied: w.applied }
   })
 }
 

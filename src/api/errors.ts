@@ -45,3 +45,16 @@ export class InvalidRequestError extends AspenError {
 export class DecodeError extends AspenError {
   readonly code = 'DECODE'
 }
+
+/** A put names a lease that does not exist (never granted, revoked or expired); nothing was changed. */
+export class LeaseNotFoundError extends AspenError {
+  readonly code = 'LEASE_NOT_FOUND'
+  constructor (readonly leaseId: number, message = `lease ${leaseId} not found (never granted, revoked or expired)`) {
+    super(message)
+  }
+}
+
+/** A grant names an id already in use, or the lease table is full; nothing was changed. */
+export class LeaseRefusedError extends AspenError {
+  readonly code = 'LEASE_REFUSED'
+}

@@ -1753,9 +1753,235 @@ export namespace Txn {
   }
 }
 
+export interface LeaseGrant {
+  id: number
+  ttlSeconds: number
+}
+
+export namespace LeaseGrant {
+  let _codec: Codec<LeaseGrant, Partial<LeaseGrant>>
+
+  export const codec = (): Codec<LeaseGrant, Partial<LeaseGrant>> => {
+    if (_codec == null) {
+      _codec = message<LeaseGrant, Partial<LeaseGrant>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.id)
+        }
+
+        if ((obj.ttlSeconds != null && obj.ttlSeconds !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.ttlSeconds)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: 0,
+          ttlSeconds: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.ttlSeconds = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.ttlSeconds`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LeaseGrantIdFieldEvent {
+    field: '$.id'
+    value: number
+  }
+
+  export interface LeaseGrantTtlSecondsFieldEvent {
+    field: '$.ttlSeconds'
+    value: number
+  }
+
+  export function encode (obj: Partial<LeaseGrant>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, LeaseGrant.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaseGrant>): LeaseGrant {
+    return decodeMessage(buf, LeaseGrant.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaseGrant>): Generator<LeaseGrantIdFieldEvent | LeaseGrantTtlSecondsFieldEvent> {
+    return streamMessage(buf, LeaseGrant.codec(), opts)
+  }
+}
+
+export interface LeaseRevoke {
+  id: number
+  expired: boolean
+}
+
+export namespace LeaseRevoke {
+  let _codec: Codec<LeaseRevoke, Partial<LeaseRevoke>>
+
+  export const codec = (): Codec<LeaseRevoke, Partial<LeaseRevoke>> => {
+    if (_codec == null) {
+      _codec = message<LeaseRevoke, Partial<LeaseRevoke>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.id)
+        }
+
+        if ((obj.expired != null && obj.expired !== false)) {
+          w.uint32(16)
+          w.bool(obj.expired)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: 0,
+          expired: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.expired = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.expired`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LeaseRevokeIdFieldEvent {
+    field: '$.id'
+    value: number
+  }
+
+  export interface LeaseRevokeExpiredFieldEvent {
+    field: '$.expired'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<LeaseRevoke>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, LeaseRevoke.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaseRevoke>): LeaseRevoke {
+    return decodeMessage(buf, LeaseRevoke.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaseRevoke>): Generator<LeaseRevokeIdFieldEvent | LeaseRevokeExpiredFieldEvent> {
+    return streamMessage(buf, LeaseRevoke.codec(), opts)
+  }
+}
+
 export interface Command {
   requestId: Uint8Array<ArrayBuffer>
   txn?: Txn
+  leaseGrant?: LeaseGrant
+  leaseRevoke?: LeaseRevoke
 }
 
 export namespace Command {
@@ -1768,6 +1994,23 @@ export namespace Command {
           w.fork()
         }
 
+        obj = { ...obj }
+
+        if (obj.leaseRevoke != null) {
+          obj.leaseGrant = undefined
+          obj.txn = undefined
+        }
+
+        if (obj.leaseGrant != null) {
+          obj.leaseRevoke = undefined
+          obj.txn = undefined
+        }
+
+        if (obj.txn != null) {
+          obj.leaseRevoke = undefined
+          obj.leaseGrant = undefined
+        }
+
         if ((obj.requestId != null && obj.requestId.byteLength > 0)) {
           w.uint32(10)
           w.bytes(obj.requestId)
@@ -1776,6 +2019,16 @@ export namespace Command {
         if (obj.txn != null) {
           w.uint32(18)
           Txn.codec().encode(obj.txn, w)
+        }
+
+        if (obj.leaseGrant != null) {
+          w.uint32(26)
+          LeaseGrant.codec().encode(obj.leaseGrant, w)
+        }
+
+        if (obj.leaseRevoke != null) {
+          w.uint32(34)
+          LeaseRevoke.codec().encode(obj.leaseRevoke, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1802,11 +2055,38 @@ export namespace Command {
               })
               break
             }
+            case 3: {
+              obj.leaseGrant = LeaseGrant.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.leaseGrant
+              })
+              break
+            }
+            case 4: {
+              obj.leaseRevoke = LeaseRevoke.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.leaseRevoke
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
             }
           }
+        }
+
+        if (obj.leaseRevoke != null) {
+          delete obj.leaseGrant
+          delete obj.txn
+        }
+
+        if (obj.leaseGrant != null) {
+          delete obj.leaseRevoke
+          delete obj.txn
+        }
+
+        if (obj.txn != null) {
+          delete obj.leaseRevoke
+          delete obj.leaseGrant
         }
 
         return obj
@@ -1827,6 +2107,20 @@ export namespace Command {
             case 2: {
               yield * Txn.codec().stream(reader, reader.uint32(), `${prefix}.txn`, {
                 limits: opts.limits?.txn
+              })
+
+              break
+            }
+            case 3: {
+              yield * LeaseGrant.codec().stream(reader, reader.uint32(), `${prefix}.leaseGrant`, {
+                limits: opts.limits?.leaseGrant
+              })
+
+              break
+            }
+            case 4: {
+              yield * LeaseRevoke.codec().stream(reader, reader.uint32(), `${prefix}.leaseRevoke`, {
+                limits: opts.limits?.leaseRevoke
               })
 
               break
@@ -2040,6 +2334,26 @@ export namespace Command {
     index: number
   }
 
+  export interface CommandLeaseGrantIdFieldEvent {
+    field: '$.leaseGrant.id'
+    value: number
+  }
+
+  export interface CommandLeaseGrantTtlSecondsFieldEvent {
+    field: '$.leaseGrant.ttlSeconds'
+    value: number
+  }
+
+  export interface CommandLeaseRevokeIdFieldEvent {
+    field: '$.leaseRevoke.id'
+    value: number
+  }
+
+  export interface CommandLeaseRevokeExpiredFieldEvent {
+    field: '$.leaseRevoke.expired'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Command>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Command.codec())
   }
@@ -2048,7 +2362,7 @@ export namespace Command {
     return decodeMessage(buf, Command.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Command>): Generator<CommandRequestIdFieldEvent | CommandTxnCompareKeyFieldEvent | CommandTxnCompareTargetFieldEvent | CommandTxnCompareResultFieldEvent | CommandTxnCompareValueFieldEvent | CommandTxnCompareNumberFieldEvent | CommandTxnCompareExistsFieldEvent | CommandTxnSuccessPutKeyFieldEvent | CommandTxnSuccessPutValueFieldEvent | CommandTxnSuccessPutLeaseFieldEvent | CommandTxnSuccessPutPrevKvFieldEvent | CommandTxnSuccessDeleteKeyFieldEvent | CommandTxnSuccessDeletePrevKvFieldEvent | CommandTxnSuccessDeleteRangeStartFieldEvent | CommandTxnSuccessDeleteRangeEndFieldEvent | CommandTxnSuccessGetKeyFieldEvent | CommandTxnSuccessRangeStartFieldEvent | CommandTxnSuccessRangeEndFieldEvent | CommandTxnSuccessRangeLimitFieldEvent | CommandTxnSuccessRangeKeysOnlyFieldEvent | CommandTxnFailurePutKeyFieldEvent | CommandTxnFailurePutValueFieldEvent | CommandTxnFailurePutLeaseFieldEvent | CommandTxnFailurePutPrevKvFieldEvent | CommandTxnFailureDeleteKeyFieldEvent | CommandTxnFailureDeletePrevKvFieldEvent | CommandTxnFailureDeleteRangeStartFieldEvent | CommandTxnFailureDeleteRangeEndFieldEvent | CommandTxnFailureGetKeyFieldEvent | CommandTxnFailureRangeStartFieldEvent | CommandTxnFailureRangeEndFieldEvent | CommandTxnFailureRangeLimitFieldEvent | CommandTxnFailureRangeKeysOnlyFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Command>): Generator<CommandRequestIdFieldEvent | CommandTxnCompareKeyFieldEvent | CommandTxnCompareTargetFieldEvent | CommandTxnCompareResultFieldEvent | CommandTxnCompareValueFieldEvent | CommandTxnCompareNumberFieldEvent | CommandTxnCompareExistsFieldEvent | CommandTxnSuccessPutKeyFieldEvent | CommandTxnSuccessPutValueFieldEvent | CommandTxnSuccessPutLeaseFieldEvent | CommandTxnSuccessPutPrevKvFieldEvent | CommandTxnSuccessDeleteKeyFieldEvent | CommandTxnSuccessDeletePrevKvFieldEvent | CommandTxnSuccessDeleteRangeStartFieldEvent | CommandTxnSuccessDeleteRangeEndFieldEvent | CommandTxnSuccessGetKeyFieldEvent | CommandTxnSuccessRangeStartFieldEvent | CommandTxnSuccessRangeEndFieldEvent | CommandTxnSuccessRangeLimitFieldEvent | CommandTxnSuccessRangeKeysOnlyFieldEvent | CommandTxnFailurePutKeyFieldEvent | CommandTxnFailurePutValueFieldEvent | CommandTxnFailurePutLeaseFieldEvent | CommandTxnFailurePutPrevKvFieldEvent | CommandTxnFailureDeleteKeyFieldEvent | CommandTxnFailureDeletePrevKvFieldEvent | CommandTxnFailureDeleteRangeStartFieldEvent | CommandTxnFailureDeleteRangeEndFieldEvent | CommandTxnFailureGetKeyFieldEvent | CommandTxnFailureRangeStartFieldEvent | CommandTxnFailureRangeEndFieldEvent | CommandTxnFailureRangeLimitFieldEvent | CommandTxnFailureRangeKeysOnlyFieldEvent | CommandLeaseGrantIdFieldEvent | CommandLeaseGrantTtlSecondsFieldEvent | CommandLeaseRevokeIdFieldEvent | CommandLeaseRevokeExpiredFieldEvent> {
     return streamMessage(buf, Command.codec(), opts)
   }
 }
@@ -3787,5 +4101,611 @@ export namespace ApplyOutcome {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ApplyOutcome>): Generator<ApplyOutcomeIndexFieldEvent | ApplyOutcomeRequestIdFieldEvent | ApplyOutcomeResponseSucceededFieldEvent | ApplyOutcomeResponseRevisionFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvKeyFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvValueFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvCreateRevisionFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvModRevisionFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvVersionFieldEvent | ApplyOutcomeResponseResponsesPutPrevKvLeaseFieldEvent | ApplyOutcomeResponseResponsesDeleteDeletedFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvKeyFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvValueFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvCreateRevisionFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvModRevisionFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvVersionFieldEvent | ApplyOutcomeResponseResponsesDeletePrevKvLeaseFieldEvent | ApplyOutcomeResponseResponsesDeleteRangeDeletedFieldEvent | ApplyOutcomeResponseResponsesDeleteRangeMoreFieldEvent | ApplyOutcomeResponseResponsesGetKvKeyFieldEvent | ApplyOutcomeResponseResponsesGetKvValueFieldEvent | ApplyOutcomeResponseResponsesGetKvCreateRevisionFieldEvent | ApplyOutcomeResponseResponsesGetKvModRevisionFieldEvent | ApplyOutcomeResponseResponsesGetKvVersionFieldEvent | ApplyOutcomeResponseResponsesGetKvLeaseFieldEvent | ApplyOutcomeResponseResponsesRangeKvsKeyFieldEvent | ApplyOutcomeResponseResponsesRangeKvsValueFieldEvent | ApplyOutcomeResponseResponsesRangeKvsCreateRevisionFieldEvent | ApplyOutcomeResponseResponsesRangeKvsModRevisionFieldEvent | ApplyOutcomeResponseResponsesRangeKvsVersionFieldEvent | ApplyOutcomeResponseResponsesRangeKvsLeaseFieldEvent | ApplyOutcomeResponseResponsesRangeMoreFieldEvent | ApplyOutcomeResponseResponsesRangeNextFieldEvent | ApplyOutcomeErrorCodeFieldEvent | ApplyOutcomeErrorMessageFieldEvent> {
     return streamMessage(buf, ApplyOutcome.codec(), opts)
+  }
+}
+
+export interface WatchRequest {
+  version: number
+  start: Uint8Array<ArrayBuffer>
+  end: Uint8Array<ArrayBuffer>
+  fromRevision: number
+  waitMs: number
+  limit: number
+}
+
+export namespace WatchRequest {
+  let _codec: Codec<WatchRequest, Partial<WatchRequest>>
+
+  export const codec = (): Codec<WatchRequest, Partial<WatchRequest>> => {
+    if (_codec == null) {
+      _codec = message<WatchRequest, Partial<WatchRequest>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.start != null && obj.start.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.start)
+        }
+
+        if ((obj.end != null && obj.end.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.end)
+        }
+
+        if ((obj.fromRevision != null && obj.fromRevision !== 0)) {
+          w.uint32(32)
+          w.uint64Number(obj.fromRevision)
+        }
+
+        if ((obj.waitMs != null && obj.waitMs !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.waitMs)
+        }
+
+        if ((obj.limit != null && obj.limit !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.limit)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          start: uint8ArrayAlloc(0),
+          end: uint8ArrayAlloc(0),
+          fromRevision: 0,
+          waitMs: 0,
+          limit: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.start = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.end = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.fromRevision = reader.uint64Number()
+              break
+            }
+            case 5: {
+              obj.waitMs = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.limit = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.start`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.end`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.fromRevision`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.waitMs`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.limit`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface WatchRequestVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface WatchRequestStartFieldEvent {
+    field: '$.start'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface WatchRequestEndFieldEvent {
+    field: '$.end'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface WatchRequestFromRevisionFieldEvent {
+    field: '$.fromRevision'
+    value: number
+  }
+
+  export interface WatchRequestWaitMsFieldEvent {
+    field: '$.waitMs'
+    value: number
+  }
+
+  export interface WatchRequestLimitFieldEvent {
+    field: '$.limit'
+    value: number
+  }
+
+  export function encode (obj: Partial<WatchRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, WatchRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchRequest>): WatchRequest {
+    return decodeMessage(buf, WatchRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchRequest>): Generator<WatchRequestVersionFieldEvent | WatchRequestStartFieldEvent | WatchRequestEndFieldEvent | WatchRequestFromRevisionFieldEvent | WatchRequestWaitMsFieldEvent | WatchRequestLimitFieldEvent> {
+    return streamMessage(buf, WatchRequest.codec(), opts)
+  }
+}
+
+export interface WatchEvent {
+  delete: boolean
+  kv?: KeyValue
+}
+
+export namespace WatchEvent {
+  let _codec: Codec<WatchEvent, Partial<WatchEvent>>
+
+  export const codec = (): Codec<WatchEvent, Partial<WatchEvent>> => {
+    if (_codec == null) {
+      _codec = message<WatchEvent, Partial<WatchEvent>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.delete != null && obj.delete !== false)) {
+          w.uint32(8)
+          w.bool(obj.delete)
+        }
+
+        if (obj.kv != null) {
+          w.uint32(18)
+          KeyValue.codec().encode(obj.kv, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          delete: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.delete = reader.bool()
+              break
+            }
+            case 2: {
+              obj.kv = KeyValue.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.kv
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.delete`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 2: {
+              yield * KeyValue.codec().stream(reader, reader.uint32(), `${prefix}.kv`, {
+                limits: opts.limits?.kv
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface WatchEventDeleteFieldEvent {
+    field: '$.delete'
+    value: boolean
+  }
+
+  export interface WatchEventKvKeyFieldEvent {
+    field: '$.kv.key'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface WatchEventKvValueFieldEvent {
+    field: '$.kv.value'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface WatchEventKvCreateRevisionFieldEvent {
+    field: '$.kv.createRevision'
+    value: number
+  }
+
+  export interface WatchEventKvModRevisionFieldEvent {
+    field: '$.kv.modRevision'
+    value: number
+  }
+
+  export interface WatchEventKvVersionFieldEvent {
+    field: '$.kv.version'
+    value: number
+  }
+
+  export interface WatchEventKvLeaseFieldEvent {
+    field: '$.kv.lease'
+    value: number
+  }
+
+  export function encode (obj: Partial<WatchEvent>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, WatchEvent.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchEvent>): WatchEvent {
+    return decodeMessage(buf, WatchEvent.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchEvent>): Generator<WatchEventDeleteFieldEvent | WatchEventKvKeyFieldEvent | WatchEventKvValueFieldEvent | WatchEventKvCreateRevisionFieldEvent | WatchEventKvModRevisionFieldEvent | WatchEventKvVersionFieldEvent | WatchEventKvLeaseFieldEvent> {
+    return streamMessage(buf, WatchEvent.codec(), opts)
+  }
+}
+
+export interface WatchResponse {
+  version: number
+  events: WatchEvent[]
+  nextRevision: number
+  compacted: boolean
+  oldestRevision: number
+  applied: number
+}
+
+export namespace WatchResponse {
+  let _codec: Codec<WatchResponse, Partial<WatchResponse>>
+
+  export const codec = (): Codec<WatchResponse, Partial<WatchResponse>> => {
+    if (_codec == null) {
+      _codec = message<WatchResponse, Partial<WatchResponse>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if (obj.events != null && obj.events.length > 0) {
+          for (const value of obj.events) {
+            w.uint32(18)
+            WatchEvent.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.nextRevision != null && obj.nextRevision !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.nextRevision)
+        }
+
+        if ((obj.compacted != null && obj.compacted !== false)) {
+          w.uint32(32)
+          w.bool(obj.compacted)
+        }
+
+        if ((obj.oldestRevision != null && obj.oldestRevision !== 0)) {
+          w.uint32(40)
+          w.uint64Number(obj.oldestRevision)
+        }
+
+        if ((obj.applied != null && obj.applied !== 0)) {
+          w.uint32(48)
+          w.uint64Number(obj.applied)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          events: [],
+          nextRevision: 0,
+          compacted: false,
+          oldestRevision: 0,
+          applied: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              if (opts.limits?.events != null && obj.events.length === opts.limits.events) {
+                throw new MaxLengthError('Decode error - repeated field "events" had too many elements')
+              }
+
+              obj.events.push(WatchEvent.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.events$
+              }))
+              break
+            }
+            case 3: {
+              obj.nextRevision = reader.uint64Number()
+              break
+            }
+            case 4: {
+              obj.compacted = reader.bool()
+              break
+            }
+            case 5: {
+              obj.oldestRevision = reader.uint64Number()
+              break
+            }
+            case 6: {
+              obj.applied = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          events: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.events != null && obj.events === opts.limits.events) {
+                throw new MaxLengthError('Streaming decode error - repeated field "events" had too many elements')
+              }
+
+              for (const evt of WatchEvent.codec().stream(reader, reader.uint32(), `${prefix}.events[]`, {
+                limits: opts.limits?.events$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.events
+                }
+              }
+
+              obj.events++
+
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.nextRevision`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.compacted`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.oldestRevision`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.applied`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface WatchResponseVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface WatchResponseEventsDeleteFieldEvent {
+    field: '$.events[].delete'
+    value: boolean
+    index: number
+  }
+
+  export interface WatchResponseEventsKvKeyFieldEvent {
+    field: '$.events[].kv.key'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface WatchResponseEventsKvValueFieldEvent {
+    field: '$.events[].kv.value'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface WatchResponseEventsKvCreateRevisionFieldEvent {
+    field: '$.events[].kv.createRevision'
+    value: number
+    index: number
+  }
+
+  export interface WatchResponseEventsKvModRevisionFieldEvent {
+    field: '$.events[].kv.modRevision'
+    value: number
+    index: number
+  }
+
+  export interface WatchResponseEventsKvVersionFieldEvent {
+    field: '$.events[].kv.version'
+    value: number
+    index: number
+  }
+
+  export interface WatchResponseEventsKvLeaseFieldEvent {
+    field: '$.events[].kv.lease'
+    value: number
+    index: number
+  }
+
+  export interface WatchResponseNextRevisionFieldEvent {
+    field: '$.nextRevision'
+    value: number
+  }
+
+  export interface WatchResponseCompactedFieldEvent {
+    field: '$.compacted'
+    value: boolean
+  }
+
+  export interface WatchResponseOldestRevisionFieldEvent {
+    field: '$.oldestRevision'
+    value: number
+  }
+
+  export interface WatchResponseAppliedFieldEvent {
+    field: '$.applied'
+    value: number
+  }
+
+  export function encode (obj: Partial<WatchResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, WatchResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchResponse>): WatchResponse {
+    return decodeMessage(buf, WatchResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WatchResponse>): Generator<WatchResponseVersionFieldEvent | WatchResponseEventsDeleteFieldEvent | WatchResponseEventsKvKeyFieldEvent | WatchResponseEventsKvValueFieldEvent | WatchResponseEventsKvCreateRevisionFieldEvent | WatchResponseEventsKvModRevisionFieldEvent | WatchResponseEventsKvVersionFieldEvent | WatchResponseEventsKvLeaseFieldEvent | WatchResponseNextRevisionFieldEvent | WatchResponseCompactedFieldEvent | WatchResponseOldestRevisionFieldEvent | WatchResponseAppliedFieldEvent> {
+    return streamMessage(buf, WatchResponse.codec(), opts)
   }
 }

@@ -223,3 +223,30 @@ export const ops = {
     }
   }
 }
+
+/** A lease operation carried by a Raft entry (leases: keys attached to one are deleted when it ends). */
+export type LeaseOp =
+  /** Creates lease `id` (0 = its id is the revision of this entry) living `ttlSeconds` after the last keep-alive. */
+  | { type: 'grant', id: number, ttlSeconds: number }
+  /** Ends lease `id` and deletes its keys; `expired` when the leader ends it because its TTL ran out. */
+  | { type: 'revoke', id: number, expired: boolean }
+
+/** A Raft entry payload that operates on leases instead of keys. */
+export interface LeaseCommand {
+  requestId: Uint8Array
+  lease: LeaseOp
+}
+
+/** What a normal Raft entry carries: a transaction or a lease operation. */
+export type LogCommand = Command | LeaseCommand
+
+/** A lease as the state machine knows it (expiry times live in the leader's memory, never in the state). */
+export interface LeaseInfo {
+  id: number
+  ttlSeconds: number
+  /** Revision of the grant entry. */
+  grantRevision: number
+  /** A revoke has started but keys remain to be deleted (more than one page of them). */
+  revoking: boolean
+}
+

@@ -13,3 +13,11 @@ export const MAX_TXN_OPS = 128
 export const MAX_PAGE_KEYS = 10_000
 /** Most key+value bytes in one page of a scan, and in one transaction's response. */
 export const MAX_PAGE_BYTES = 4 * 1024 * 1024
+
+/** Shortest and longest lease TTL. */
+export const MIN_LEASE_TTL_SECONDS = 1
+export const MAX_LEASE_TTL_SECONDS = 365 * 24 * 3600
+/** Most leases the state machine holds. */
+export const MAX_LEASES = 100_000
+/** Most keys one lease-revoke entry deletes (the rest go in follow-up entries). */
+export const MAX_LEASE_REVOKE_KEYS = 10_000

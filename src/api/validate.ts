@@ -4,9 +4,11 @@ import { encodeCommand } from './codec.js'
 import {
   InvalidRequestError, KeyTooLargeError, PageTooLargeError, RequestTooLargeError, TooManyOpsError, ValueTooLargeError
 } from './errors.js'
-import type { Command, Compare, RequestOp, Txn } from './kv.js'
+import type { Command, Compare, LeaseCommand, LeaseOp, RequestOp, Txn } from './kv.js'
 import { compareBytes } from './kv.js'
-import { MAX_KEY_BYTES, MAX_PAGE_KEYS, MAX_REQUEST_BYTES, MAX_TXN_OPS, MAX_VALUE_BYTES } from './limits.js'
+import {
+  MAX_KEY_BYTES, MAX_LEASE_TTL_SECONDS, MAX_PAGE_KEYS, MAX_REQUEST_BYTES, MAX_TXN_OPS, MAX_VALUE_BYTES, MIN_LEASE_TTL_SECONDS
+} from './limits.js'
 
 /** Longest request id (client id + sequence) a command may carry. */
 export const MAX_REQUEST_ID_BYTES = 64
@@ -111,4 +113,23 @@ export function validateCommand (cmd: Command, opts: { encodedBytes?: number } =
   if (!isBytes(cmd.requestId)) throw new InvalidRequestError('requestId must be a Uint8Array')
   if (cmd.requestId.length > MAX_REQUEST_ID_BYTES) throw new InvalidRequestError(`requestId is longer than ${MAX_REQUEST_ID_BYTES} bytes`)
   validateTxn(cmd.txn, { encodedBytes: opts.encodedBytes ?? encodeCommand(cmd).length })
+}
+
+/** Throws InvalidRequestError unless `op` names a valid lease (and, for a grant, a TTL within the limits). */
+export function validateLeaseOp (op: LeaseOp): void {
+  validateCount(op.id, 'lease id')
+  if (op.type === 'revoke') {
+    if (op.id === 0) throw new InvalidRequestError('lease id must be positive')
+    return
+  }
+  if (!Number.isSafeInteger(op.ttlSeconds) || op.ttlSeconds < MIN_LEASE_TTL_SECONDS || op.ttlSeconds > MAX_LEASE_TTL_SECONDS) {
+    throw new InvalidRequestError(`lease TTL must be ${MIN_LEASE_TTL_SECONDS}..${MAX_LEASE_TTL_SECONDS} seconds, got ${op.ttlSeconds}`)
+  }
+}
+
+/** validateLeaseOp plus the request id. */
+export function validateLeaseCommand (cmd: LeaseCommand): void {
+  if (!isBytes(cmd.requestId)) throw new InvalidRequestError('requestId must be a Uint8Array')
+  if (cmd.requestId.length > MAX_REQUEST_ID_BYTES) throw new InvalidRequestError(`requestId is longer than ${MAX_REQUEST_ID_BYTES} bytes`)
+  validateLeaseOp(cmd.lease)
 }

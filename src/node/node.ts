@@ -1,10 +1,12 @@
 // A running Aspen node: the seed's recovery flow (config → store → identity → raft state → p2p → rejoin), the
 // driver loop, the client service and graceful stop. Every phase logs one line with its duration.
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { RawNode, MemoryStorage, bootstrapState } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/types.js'
 import { RaftStore, NodeRegistry } from '../store/index.js'
 import type { StoreSnapshotMetadata } from '../store/index.js'
+import { prepareStoreFormat } from '../store/format-version.js'
 import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
 import type {
   AspenHost, Identity, InboundPeer, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
@@ -21,6 +23,9 @@ import { startHttp, type HttpHandle } from '../http/server.js'
 import { ClientApi } from './client-api.js'
 import { ClusterControl } from './cluster-control.js'
 import { encodeSnapshotEnvelope, decodeSnapshotEnvelope } from './snapshot-envelope.js'
+import { AlarmService, DiskFullError, isDiskFull } from './alarm-service.js'
+import { isSystemKey, type Alarm } from './alarm.js'
+import { dirBytes, freeBytes } from './quota.js'
 
 /**
  * The core's storage view after a restart: the log and snapshot from the store, and the configuration as
@@ -67,6 +72,10 @@ export interface NodeStatus {
   stateHash: { index: number, hash: string }
   membership: { voters: number[], learners: number[], votersOutgoing: number[] }
   members: Array<{ nodeId: number, peerId: string | null, role: 'voter' | 'learner', reachable: boolean, lastContactMs: number | null, lag: number | null, match: number | null }>
+  /** Active cluster alarms (NOSPACE: writes are refused) as this node applied them. */
+  alarms: Alarm[]
+  /** DATA_DIR/raft size and quota as last measured (null before the first check; freeBytes -1 = unknown). */
+  space: { usedBytes: number, freeBytes: number, quotaBytes: number } | null
   peers: Array<{ peerId: string, nodeId: number | null, addrs: string[], lastSeen: number }>
   addrs: string[]
   http?: string
@@ -91,6 +100,7 @@ export class AspenNode {
   kv!: KvService
   control!: ClusterControl
   api!: ClientApi
+  alarms!: AlarmService
   private http: HttpHandle | undefined
   private ticker: NodeJS.Timeout | undefined
   private maintenance: NodeJS.Timeout | undefined
@@ -137,6 +147,7 @@ export class AspenNode {
     const c = this.config
     try {
       for (const w of c.warnings) this.log.warn(w)
+      await this.phase('check store format', async () => await prepareStoreFormat(c.dataDir, { log: (m) => { this.log.warn(m) } }))
       this.store = await this.phase('open store (chain verified)', async () =>
         await RaftStore.open(c.dataDir, { nodeId: c.nodeId, logRetain: c.raft.logRetain, create: true }))
       this.registry = await this.phase('open node registry', async () => await NodeRegistry.open(c.dataDir))
@@ -151,7 +162,15 @@ export class AspenNode {
       }
       await this.phase('restore raft state', async () => { await this.loadBindings(); this.buildRaft() })
       await this.phase('start p2p', async () => { await this.startP2p() })
-      this.kv = new KvService(() => this.driver, this.store, { nodeId: c.nodeId, unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads })
+      this.kv = new KvService(() => this.driver, this.store, {
+        nodeId: c.nodeId,
+        unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads,
+        onRead: (path) => { this.metrics.reads.inc({ path }) },
+        admit: (txn) => { this.alarms.admit(txn) },
+        hidden: isSystemKey
+      })
+      this.alarms = this.createAlarmService()
+      this.alarms.start()
       this.control = new ClusterControl(this)
       this.api = new ClientApi(this)
       this.clientServer.setHandler(async (call: ClientCall): Promise<ClientReply> => await this.api.handle(call))
@@ -181,6 +200,37 @@ export class AspenNode {
     }
   }
 
+  private createAlarmService (): AlarmService {
+    const c = this.config
+    this.metrics.quotaBytes.set(c.quotaBytes)
+    return new AlarmService({
+      memberId: c.nodeId,
+      quotaBytes: c.quotaBytes,
+      store: this.store,
+      driver: () => this.driver,
+      canPropose: () => !this.stopping && this.isMember() && this.driver.leader() !== 0,
+      measure: async () => ({ usedBytes: await dirBytes(join(c.dataDir, 'raft')), freeBytes: await freeBytes(c.dataDir) }),
+      compact: async () => { await this.compactStorage() },
+      requestTimeoutMs: c.requestTimeoutMs,
+      log: { info: (m) => { this.log.info(m) }, warn: (m) => { this.log.warn(m) }, error: (m) => { this.log.error(m) } },
+      onReading: (r, alarms) => {
+        this.metrics.dataBytes.set(r.usedBytes)
+        if (Number.isFinite(r.freeBytes)) this.metrics.diskFreeBytes.set(r.freeBytes)
+        this.metrics.alarmActive.set({ type: 'NOSPACE' }, alarms.some(a => a.type === 'NOSPACE') ? 1 : 0)
+      }
+    })
+  }
+
+  /** Frees disk space: a snapshot (truncates the log), change history up to the applied index, LevelDB compaction. */
+  async compactStorage (): Promise<void> {
+    try {
+      await this.takeSnapshot()
+    } catch (err) {
+      if (!(err instanceof SnapshotBusyError)) throw err
+    }
+    await this.store.compactStorage(this.store.status().applied + 1)
+  }
+
   /** Rebuilds the member bindings from the registry's record of applied conf changes. */
   private async loadBindings (): Promise<void> {
     for (const info of await this.registry.all()) {
@@ -188,6 +238,7 @@ export class AspenNode {
         this.bindings.set(info.nodeId, { nodeId: info.nodeId, peerId: info.peerId, storeId: info.storeId, addrs: info.addrs })
       }
     }
+    this.lastVoterChangeAt = await this.registry.lastVoterChangeAt()
     this.refreshVotingRights()
   }
 
@@ -247,6 +298,8 @@ export class AspenNode {
       checkQuorum: true,
       preVote: true,
       readOnlyOption: 'safe',
+      // Linearizable reads always take a ReadIndex round; reads asking for 'lease' consistency use the lease.
+      leaseReads: true,
       random: this.random,
       now,
       tickMs: t.tickMs,
@@ -463,7 +516,11 @@ export class AspenNode {
       this.log.warn({ index: entry.index, err: errMsg(err) }, 'conf change with an unreadable context')
       return
     }
-    if (ctx.voterChange) this.lastVoterChangeAt = ctx.at
+    if (ctx.voterChange) {
+      this.lastVoterChangeAt = Math.max(this.lastVoterChangeAt ?? 0, ctx.at)
+      // Kept across restarts: a leader restarted right after a voter change must still enforce the cooldown.
+      void this.registry.setLastVoterChangeAt(ctx.at).catch((err: unknown) => { this.log.warn({ err: errMsg(err) }, 'could not record the voter change time') })
+    }
     for (const b of ctx.bindings) void this.recordBinding(b)
     for (const id of ctx.released) {
       const b = this.bindings.get(id)
@@ -550,6 +607,7 @@ export class AspenNode {
     this.metrics.p2pFramesOut.set(this.p2p.metrics.raftFramesOut ?? 0)
     this.metrics.p2pDrops.set(raftDrops(this.p2p.metrics))
     this.metrics.discoveryPeers.set(this.registryCache.size)
+    if (this.alarms !== undefined) this.metrics.alarmActive.set({ type: 'NOSPACE' }, this.alarms.list().some(a => a.type === 'NOSPACE') ? 1 : 0)
   }
 
   /** The node's view of itself and the cluster. */
@@ -589,10 +647,17 @@ export class AspenNode {
       stateHash: this.store.stateHash(),
       membership: { voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing] },
       members,
+      alarms: this.alarms?.list() ?? [],
+      space: this.spaceStatus(),
       peers: [...this.registryCache.entries()].map(([nodeId, r]) => ({ peerId: r.peerId, nodeId, addrs: r.addrs, lastSeen: r.lastSeen })),
       addrs: this.host.getMultiaddrs().map(String),
       ...(this.http !== undefined ? { http: this.http.address } : {})
     }
+  }
+
+  private spaceStatus (): NodeStatus['space'] {
+    const r = this.alarms?.monitor.last
+    return r === undefined ? null : { usedBytes: r.usedBytes, freeBytes: Number.isFinite(r.freeBytes) ? r.freeBytes : -1, quotaBytes: r.quotaBytes }
   }
 
   electionTimeoutMs (): number {
@@ -621,6 +686,12 @@ export class AspenNode {
   // ------------------------------------------------------------------------------------------------ stop
 
   private async fatal (err: unknown): Promise<void> {
+    if (isDiskFull(err)) {
+      // ENOSPC: the store stopped at the failed batch (fail-stop, nothing half-applied); the chain is verified at restart.
+      err = new DiskFullError(`disk full (ENOSPC) writing ${this.config.dataDir}: the node stops without the failed batch. ` +
+        'Free space on the device (or move the data dir), then restart the node; its log is verified at start-up ' +
+        `and it raises the NOSPACE alarm while usage is above quota_bytes (${this.config.quotaBytes}) or the device is nearly full`, { cause: err })
+    }
     this.fatalError = err
     this.log.fatal({ err: errMsg(err) }, `fatal: ${errMsg(err)}; stopping (restart the node: it recovers from its data dir)`)
     await this.stop()
@@ -644,6 +715,7 @@ export class AspenNode {
   private async closeAll (): Promise<void> {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     if (this.maintenance !== undefined) clearInterval(this.maintenance)
+    this.alarms?.stop()
     this.driver?.stop()
     await this.driver?.idle()
     const quiet = async (fn: () => Promise<void> | undefined): Promise<void> => { try { await fn() } catch { /* closing anyway */ } }

@@ -142,6 +142,29 @@ export class RaftDriver {
     })
   }
 
+  /**
+   * Resolves when a read that accepts the leader lease may be served: at once (or after apply catches up) while
+   * this node leads with a valid lease, otherwise through a ReadIndex round like readBarrier.
+   */
+  async leaseReadBarrier (timeoutMs: number): Promise<'lease' | 'readIndex'> {
+    if (this.stopped) throw new StoppingError('node is stopping; retry on another node')
+    const index = this.rawNode.leaseReadIndex()
+    if (index === undefined) {
+      await this.readBarrier(timeoutMs)
+      return 'readIndex'
+    }
+    if (index <= this.store.applied()) return 'lease'
+    return await new Promise<'lease'>((resolve, reject) => {
+      const timer = setTimeout(() => { w.reject(new RequestTimeoutError(`read not applied within ${timeoutMs} ms`)) }, timeoutMs)
+      const w: ReadWaiter = {
+        resolve: () => { clearTimeout(timer); resolve('lease') },
+        reject: (e) => { clearTimeout(timer); reject(e) },
+        timer
+      }
+      this.readsAwaitingApply.push({ index, waiters: [w] })
+    })
+  }
+
   /** Current leader id as the core knows it (0 = none). */
   leader (): number {
     return this.rawNode.status().softState.leader

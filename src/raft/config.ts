@@ -49,6 +49,11 @@ export interface RaftConfig {
   preVote?: boolean
   /** 'safe' (default): each read is confirmed by a heartbeat round; 'leaseBased': served from a clock-bounded lease. */
   readOnlyOption?: ReadOnlyOption
+  /**
+   * Keep the leader lease (as 'leaseBased' does) while ReadIndex requests stay 'safe': the application asks
+   * leaseReadIndex() for the reads that accept a lease (default false; implied by 'leaseBased').
+   */
+  leaseReads?: boolean
   /** Seeded randomness in [0, 1). */
   random: () => number
   /** Monotonic milliseconds; required for leaseBased reads. */
@@ -79,6 +84,7 @@ export interface ResolvedConfig {
   checkQuorum: boolean
   preVote: boolean
   readOnlyOption: ReadOnlyOption
+  leaseReads: boolean
   random: () => number
   now: () => number
   leaseDriftMs: number
@@ -125,10 +131,11 @@ export function resolveConfig (c: RaftConfig): ResolvedConfig {
   let tickMs = 0
   let leaseDriftMs = 0
   let now: () => number = () => 0
-  if (readOnlyOption === 'leaseBased') {
-    if (!checkQuorum) throw new RaftConfigError('checkQuorum must be enabled when readOnlyOption is leaseBased')
-    if (c.now === undefined) throw new RaftConfigError('now is required when readOnlyOption is leaseBased')
-    if (c.tickMs === undefined) throw new RaftConfigError('tickMs is required when readOnlyOption is leaseBased')
+  const leaseReads = readOnlyOption === 'leaseBased' || c.leaseReads === true
+  if (leaseReads) {
+    if (!checkQuorum) throw new RaftConfigError('checkQuorum must be enabled for lease reads (leaseReads or readOnlyOption leaseBased)')
+    if (c.now === undefined) throw new RaftConfigError('now is required for lease reads (leaseReads or readOnlyOption leaseBased)')
+    if (c.tickMs === undefined) throw new RaftConfigError('tickMs is required for lease reads (leaseReads or readOnlyOption leaseBased)')
     tickMs = positiveInt('tickMs', c.tickMs)
     leaseDriftMs = nonNegativeInt('leaseDriftMs', c.leaseDriftMs ?? tickMs)
     now = c.now
@@ -149,6 +156,7 @@ export function resolveConfig (c: RaftConfig): ResolvedConfig {
     checkQuorum,
     preVote: c.preVote ?? true,
     readOnlyOption,
+    leaseReads,
     random: c.random,
     now,
     leaseDriftMs,

@@ -242,7 +242,7 @@ export class Raft {
   }
 
   private leaseMs (): number {
-    if (this.cfg.readOnlyOption !== 'leaseBased') return 0
+    if (!this.cfg.leaseReads) return 0
     return (this.electionTimeout - 1) * this.cfg.tickMs - this.cfg.leaseDriftMs
   }
 
@@ -483,7 +483,7 @@ export class Raft {
     if (this.lead !== NONE && this.electionElapsed < this.electionTimeout) return true
     // After a restart we cannot know whether we promised a lease just before crashing: honour one for a full
     // election timeout (only matters to lease-based reads).
-    return this.cfg.readOnlyOption === 'leaseBased' && this.ticksSinceStart < this.electionTimeout
+    return this.cfg.leaseReads && this.ticksSinceStart < this.electionTimeout
   }
 
   // ---- step ----------------------------------------------------------------------------------------------------
@@ -1022,6 +1022,18 @@ export class Raft {
   /** True once an entry of the current term is committed (a new leader's commit index is then up to date). */
   committedEntryInCurrentTerm (): boolean {
     return this.raftLog.termOrZero(this.raftLog.committed) === this.term
+  }
+
+  /**
+   * The index a lease read may be served at, without a round trip: the commit index while this leader holds a
+   * valid lease and has committed an entry of its term; undefined otherwise (use ReadIndex instead).
+   */
+  leaseReadIndex (): number | undefined {
+    if (this.state !== 'leader' || !this.cfg.leaseReads || !this.committedEntryInCurrentTerm()) return undefined
+    const c = this.trk.config.voters
+    // The only voter: nobody else can be leader.
+    if (c.outgoing.size === 0 && c.incoming.size === 1 && c.incoming.has(this.id)) return this.raftLog.committed
+    return this.readOnly.leaseValid(this.cfg.now()) ? this.raftLog.committed : undefined
   }
 
   private handleReadIndex (m: Message): void {

@@ -132,6 +132,11 @@ export class RawNode {
   }
 
   /** Requests a linearizable read; a ReadState with requestCtx = ctx appears in a later Ready. */
+  /** The index a lease read may be served at now (leader with a valid lease), or undefined: use readIndex. */
+  leaseReadIndex (): number | undefined {
+    return this.raft.leaseReadIndex()
+  }
+
   readIndex (ctx: Uint8Array): void {
     this.raft.step(newMessage({ type: 'readIndex', from: this.raft.id, context: ctx }))
   }

@@ -5,12 +5,16 @@
 //   l<index u64>         log entries (with their chain hash)
 //   k<gen u32><user key> KV state machine, generation `gen`
 //   e<revision u64>      change events of one revision
+//   L<gen u32><id u64>   leases, generation `gen` (switched with the KV table by a snapshot install)
+//   A<gen u32><id u64><user key>  keys attached to a lease (may name keys since re-put or deleted: checked on use)
 import { invariant } from '../errors.js'
 
 export const TABLE_META = 0x6d // 'm'
 export const TABLE_LOG = 0x6c // 'l'
 export const TABLE_KV = 0x6b // 'k'
 export const TABLE_EVENTS = 0x65 // 'e'
+export const TABLE_LEASES = 0x4c // 'L'
+export const TABLE_ATTACH = 0x41 // 'A'
 
 const TWO_32 = 2 ** 32
 
@@ -122,4 +126,47 @@ export function bytesId (key: Uint8Array): string {
 /** Inverse of bytesId. */
 export function idBytes (id: string): Buffer {
   return Buffer.from(id, 'latin1')
+}
+
+/** Prefix of generation `gen` of a generation-scoped table (KV, leases, attachments). */
+export function genPrefix (table: number, gen: number): Buffer {
+  invariant(Number.isInteger(gen) && gen >= 0 && gen <= MAX_GENERATION + 1, () => `bad generation ${gen}`)
+  const k = Buffer.allocUnsafe(5)
+  k[0] = table
+  k.writeUInt32BE(gen, 1)
+  return k
+}
+
+/** Key of lease `id` in generation `gen`. */
+export function leaseKey (gen: number, id: number): Buffer {
+  const k = Buffer.allocUnsafe(13)
+  k[0] = TABLE_LEASES
+  k.writeUInt32BE(gen, 1)
+  writeU64(k, 5, id)
+  return k
+}
+
+/** Lease id of a lease key. */
+export function leaseIdOf (key: Buffer): number {
+  return readU64(key, 5)
+}
+
+/** Key recording that `userKey` was put with lease `id` (generation `gen`). */
+export function attachKey (gen: number, id: number, userKey: Uint8Array): Buffer {
+  const k = Buffer.allocUnsafe(13 + userKey.length)
+  k[0] = TABLE_ATTACH
+  k.writeUInt32BE(gen, 1)
+  writeU64(k, 5, id)
+  k.set(userKey, 13)
+  return k
+}
+
+/** [gte, lt) of the attachments of lease `id` in generation `gen`. */
+export function attachBounds (gen: number, id: number): { gte: Buffer, lt: Buffer } {
+  return { gte: attachKey(gen, id, new Uint8Array(0)), lt: attachKey(gen, id + 1, new Uint8Array(0)) }
+}
+
+/** User key of an attachment key (a view). */
+export function attachedKeyOf (key: Buffer): Buffer {
+  return key.subarray(13)
 }

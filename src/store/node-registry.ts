@@ -32,6 +32,10 @@ function nodeKey (nodeId: number): Buffer {
   return k
 }
 
+const NODE_RANGE = { gte: Buffer.from([0x6e]), lt: Buffer.from([0x6f]) }
+/** When the voter set last changed (wall-clock ms of the proposing leader), so a restarted node keeps the cooldown. */
+const VOTER_CHANGE_KEY = Buffer.from([0x76]) // 'v'
+
 /** The node registry of one data dir. */
 export class NodeRegistry {
   private closed = false
@@ -76,7 +80,7 @@ export class NodeRegistry {
     invariant(Number.isSafeInteger(info.lastSeen) && info.lastSeen >= 0, 'lastSeen must be epoch milliseconds')
     const key = nodeKey(info.nodeId)
     if (await this.db.get(key) === undefined) {
-      const n = await this.db.keys({ limit: MAX_NODES }).all()
+      const n = await this.db.keys({ ...NODE_RANGE, limit: MAX_NODES }).all()
       invariant(n.length < MAX_NODES, () => `node registry is full (${MAX_NODES} nodes)`)
     }
     invariant((info.storeId ?? '').length <= 64, 'store id must be at most 64 characters')
@@ -95,7 +99,7 @@ export class NodeRegistry {
   async all (): Promise<NodeInfo[]> {
     this.usable()
     const out: NodeInfo[] = []
-    for await (const [k, v] of this.db.iterator({ limit: MAX_NODES })) {
+    for await (const [k, v] of this.db.iterator({ ...NODE_RANGE, limit: MAX_NODES })) {
       const info = this.decode(v)
       invariant(readU64(k, 1) === info.nodeId, 'registry key matches its record')
       out.push(info)
@@ -107,6 +111,26 @@ export class NodeRegistry {
   async remove (nodeId: number): Promise<void> {
     this.usable()
     await this.db.del(nodeKey(nodeId), { sync: true })
+  }
+
+  /** Records when the voter set last changed (epoch ms from the conf change); an older time never replaces a newer one. */
+  async setLastVoterChangeAt (ms: number): Promise<void> {
+    this.usable()
+    invariant(Number.isSafeInteger(ms) && ms >= 0, 'voter change time must be epoch milliseconds')
+    const prev = await this.lastVoterChangeAt()
+    if (prev !== undefined && prev >= ms) return
+    const b = Buffer.allocUnsafe(8)
+    writeU64(b, 0, ms)
+    await this.db.put(VOTER_CHANGE_KEY, b, { sync: true })
+  }
+
+  /** When the voter set last changed, if known. */
+  async lastVoterChangeAt (): Promise<number | undefined> {
+    this.usable()
+    const v = await this.db.get(VOTER_CHANGE_KEY)
+    if (v === undefined) return undefined
+    if (v.length !== 8) throw new DecodeError(`node registry at ${this.dataDir} holds a malformed voter-change record (${v.length} bytes)`)
+    return readU64(v, 0)
   }
 
   /** Closes the database. Idempotent. */

@@ -9,11 +9,11 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { AspenError, invariant } from '../errors.js'
 import type { CommandResult } from '../api/codec.js'
-import { decodeCommand } from '../api/codec.js'
-import type { Command, KeyValue, RangeRequest, RangeResult, RevisionEvents } from '../api/kv.js'
-import { MAX_PAGE_BYTES, MAX_PAGE_KEYS, MAX_REQUEST_BYTES } from '../api/limits.js'
-import { DecodeError, InvalidRequestError, LimitError, RequestTooLargeError } from '../api/errors.js'
-import { validateCommand, validateKey, validateLimit, validateRange } from '../api/validate.js'
+import { decodeLogCommand, isLeaseCommand } from '../api/codec.js'
+import type { Command, KeyValue, LeaseCommand, LeaseInfo, RangeRequest, RangeResult, RevisionEvents, TxnResponse } from '../api/kv.js'
+import { MAX_LEASE_REVOKE_KEYS, MAX_LEASES, MAX_PAGE_BYTES, MAX_PAGE_KEYS, MAX_REQUEST_BYTES } from '../api/limits.js'
+import { DecodeError, InvalidRequestError, LeaseNotFoundError, LeaseRefusedError, LimitError, RequestTooLargeError } from '../api/errors.js'
+import { validateCommand, validateKey, validateLeaseCommand, validateLimit, validateRange } from '../api/validate.js'
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js'
 import { chainHash, stateHash as nextStateHash } from './chain.js'
 import {
@@ -22,9 +22,10 @@ import {
 } from './errors.js'
 import { decodeEvents, encodeEvents } from './events.js'
 import {
-  bytesId, eventKey, eventRevisionOf, KV_END, KV_START, kvBounds, kvKey, kvPrefix, LOG_END, logIndexOf, logKey, META,
-  MAX_GENERATION, userKeyOf, writeU64
+  attachBounds, attachedKeyOf, attachKey, bytesId, eventKey, eventRevisionOf, genPrefix, KV_END, KV_START, kvBounds, kvKey, kvPrefix,
+  leaseIdOf, leaseKey, LOG_END, logIndexOf, logKey, META, MAX_GENERATION, TABLE_ATTACH, TABLE_LEASES, userKeyOf, writeU64
 } from './keys.js'
+import { decodeLease, encodeLease, leaseIdFromBytes, LeaseView } from './leases.js'
 import type { KvSource } from './overlay.js'
 import { NOT_LOADED, Overlay } from './overlay.js'
 import { KvCache } from './kv-cache.js'
@@ -36,7 +37,7 @@ import {
 import { SnapshotReader } from './snapshot-reader.js'
 import { decodeChunk, unpackRecords } from './snapshot-stream.js'
 import { applyTxn, newBudget, rangePage, toKeyValue } from './state-machine.js'
-import type { TxnOutcome } from './state-machine.js'
+import type { Effect, TxnOutcome } from './state-machine.js'
 import * as wire from './store-wire.js'
 
 /** On-disk format written by this build. An unknown version is refused at open. */
@@ -107,10 +108,17 @@ interface LogPoint {
 interface ParsedEntry {
   entry: Entry
   cmd?: Command
+  lease?: LeaseCommand
   error?: AspenError
 }
 
+/** Lease commands refused at apply (deterministically, from the state): a typed result, nothing changed. */
+function isApplyRefusal (err: unknown): err is AspenError {
+  return err instanceof LimitError || err instanceof LeaseNotFoundError || err instanceof LeaseRefusedError
+}
+
 const EMPTY = new Uint8Array(0)
+const EMPTY_BUF = Buffer.alloc(0)
 
 function u32 (n: number): Buffer {
   const b = Buffer.allocUnsafe(4)
@@ -160,6 +168,9 @@ export class RaftStore {
   private installing = false
   private readonly readers = new Set<SnapshotReader>()
   private readonly cache = new KvCache()
+  /** The lease table as of the last synced batch (bounded by MAX_LEASES). */
+  private leases = new Map<number, LeaseInfo>()
+  private readonly appliedListeners = new Set<(applied: number) => void>()
 
   private constructor (private readonly db: Db, readonly dataDir: string, opts: RaftStoreOptions) {
     this.eventWindow = opts.eventWindow ?? DEFAULT_EVENT_WINDOW
@@ -271,6 +282,11 @@ export class RaftStore {
     await this.db.clear({ gte: logKey(0), lte: logKey(ls.index) })
     await this.db.clear({ gt: logKey(hs.lastIndex), lt: LOG_END })
     await this.db.clear({ gte: eventKey(0), lt: eventKey(ef) })
+    for (const table of [TABLE_LEASES, TABLE_ATTACH]) {
+      await this.db.clear({ gte: genPrefix(table, 0), lt: genPrefix(table, gen) })
+      await this.db.clear({ gte: genPrefix(table, gen + 1), lt: Buffer.of(table + 1) })
+    }
+    this.leases = await this.loadLeases(gen)
 
     const entries = await this.verifyLog(ap, sn?.index ?? ls.index)
 
@@ -291,6 +307,19 @@ export class RaftStore {
       lastTerm: this.tailTerms[this.tailTerms.length - 1],
       entries
     }
+  }
+
+  private async loadLeases (gen: number): Promise<Map<number, LeaseInfo>> {
+    const out = new Map<number, LeaseInfo>()
+    for await (const [k, v] of this.db.iterator({ gte: genPrefix(TABLE_LEASES, gen), lt: genPrefix(TABLE_LEASES, gen + 1) })) {
+      const id = leaseIdOf(k)
+      try {
+        out.set(id, decodeLease(id, v))
+      } catch (err) {
+        throw this.corrupt('leases', undefined, `lease ${id}: ${(err as Error).message}`)
+      }
+    }
+    return out
   }
 
   private async diskHash (index: number): Promise<Buffer | undefined> {
@@ -556,6 +585,7 @@ export class RaftStore {
     }
     let results: ApplyResult[] = []
     let cacheUpdates: Array<[string, Buffer | null]> = []
+    let leaseChanges: Array<[number, LeaseInfo | null]> = []
     let applied = this.applied
     const conf = rd.confState === undefined ? this.confState : cloneConfState(rd.confState)
     let sHash = this.stateHashValue
@@ -565,6 +595,7 @@ export class RaftStore {
       results = out.results
       sHash = out.stateHash
       cacheUpdates = out.cacheUpdates
+      leaseChanges = out.leaseChanges
       const last = toApply[toApply.length - 1]
       applied = { index: last.index, term: last.term, hash: hashAt(last.index) }
       const slack = Math.max(1, this.eventWindow >> 3)
@@ -596,6 +627,10 @@ export class RaftStore {
     }
     this.hs = hs
     for (const [id, rec] of cacheUpdates) this.cache.set(id, rec)
+    for (const [id, l] of leaseChanges) {
+      if (l === null) this.leases.delete(id)
+      else this.leases.set(id, l)
+    }
     if (applied.index > this.applied.index) {
       const drop = applied.index - this.applied.index
       this.tailTerms.splice(0, drop)
@@ -610,14 +645,36 @@ export class RaftStore {
       // without a window nothing is written below the floor (leftovers of an earlier window go at the next open)
       if (this.eventWindow > 0) await this.cleanup(async () => { await this.db.clear({ gte: eventKey(oldFloor), lt: eventKey(floor) }) })
     }
+    if (toApply.length > 0) this.notifyApplied()
     return results
+  }
+
+  private notifyApplied (): void {
+    const applied = this.applied.index
+    for (const l of this.appliedListeners) {
+      try {
+        l(applied)
+      } catch {
+        // a listener's failure is its own; the batch is durable either way
+      }
+    }
+  }
+
+  /** Calls `listener` with the applied index after every batch that applied entries (and after a snapshot install). Returns an unsubscribe. */
+  onApplied (listener: (applied: number) => void): () => void {
+    this.appliedListeners.add(listener)
+    return () => { this.appliedListeners.delete(listener) }
   }
 
   private parse (e: Entry): ParsedEntry {
     if (e.type !== 'normal' || e.data.length === 0) return { entry: e }
     try {
       if (e.data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('encoded request is too large', MAX_REQUEST_BYTES, e.data.length)
-      const cmd = decodeCommand(e.data)
+      const cmd = decodeLogCommand(e.data)
+      if (isLeaseCommand(cmd)) {
+        validateLeaseCommand(cmd)
+        return { entry: e, lease: cmd }
+      }
       validateCommand(cmd, { encodedBytes: e.data.length })
       return { entry: e, cmd }
     } catch (err) {
@@ -627,10 +684,16 @@ export class RaftStore {
     }
   }
 
-  private async applyEntries (toApply: Entry[], ops: BatchOp[], sHash: Buffer): Promise<{ results: ApplyResult[], stateHash: Buffer, cacheUpdates: Array<[string, Buffer | null]> }> {
+  private async applyEntries (toApply: Entry[], ops: BatchOp[], sHash: Buffer):
+  Promise<{ results: ApplyResult[], stateHash: Buffer, cacheUpdates: Array<[string, Buffer | null]>, leaseChanges: Array<[number, LeaseInfo | null]> }> {
     const parsed = toApply.map((e) => this.parse(e))
     const source = await this.prefetch(parsed)
     const root = new Overlay(source)
+    const leases = new LeaseView(this.leases)
+    const usable = (id: number): boolean => leases.usable(id)
+    // attachments written by this batch (not yet on disk) and attachment keys this batch deleted
+    const attach = new Map<string, { lease: number, key: Uint8Array }>()
+    const detached = new Set<string>()
     const results: ApplyResult[] = []
     // effects per entry, hashed afterwards in one tight loop (keeps the hash code and data hot in cache)
     const hashed: Array<[number, Buffer]> = []
@@ -640,19 +703,45 @@ export class RaftStore {
         results.push({ index, requestId: p.cmd?.requestId ?? EMPTY, ok: false, code: p.error.code, message: p.error.message })
         continue
       }
+      if (p.lease !== undefined) {
+        try {
+          const out = await this.applyLease(p.lease, index, root, leases, attach, detached, ops)
+          results.push({ index, requestId: p.lease.requestId, ok: true, response: out.response })
+          if (out.effects.length > 0) {
+            const ev = encodeEvents(out.effects)
+            if (this.eventWindow > 0) ops.push({ type: 'put', key: eventKey(index), value: ev })
+            hashed.push([index, ev])
+          } else if (p.lease.lease.type === 'grant') {
+            // grants change no key but are state all the same: they enter the state hash (0x02: not an event type)
+            hashed.push([index, Buffer.concat([Buffer.of(2), encodeLease(leases.get(out.leaseId) as LeaseInfo)])])
+          }
+        } catch (err) {
+          if (!isApplyRefusal(err)) throw err
+          results.push({ index, requestId: p.lease.requestId, ok: false, code: err.code, message: err.message })
+        }
+        continue
+      }
       if (p.cmd === undefined) continue // no-op or conf change: nothing to apply to the KV state
       let out: TxnOutcome
       try {
         // synchronous unless the transaction scans a range or names a key that was not prefetched
-        const pending = applyTxn(root, p.cmd.txn, index)
+        const pending = applyTxn(root, p.cmd.txn, index, usable)
         out = pending instanceof Promise ? await pending : pending
       } catch (err) {
-        // a response over the budget is a property of the request and the state, hence the same on every replica
-        if (!(err instanceof LimitError)) throw err
+        // a response over the budget, or a put naming a missing lease, is a property of the request and the state,
+        // hence the same on every replica
+        if (!isApplyRefusal(err)) throw err
         results.push({ index, requestId: p.cmd.requestId, ok: false, code: err.code, message: err.message })
         continue
       }
       results.push({ index, requestId: p.cmd.requestId, ok: true, response: out.response })
+      for (const e of out.effects) {
+        if (e.type !== 'put' || e.rec.lease === 0) continue
+        const ak = attachKey(this.gen, e.rec.lease, e.key)
+        const id = bytesId(ak)
+        attach.set(id, { lease: e.rec.lease, key: e.key })
+        detached.delete(id)
+      }
       if (out.effects.length > 0) {
         const ev = encodeEvents(out.effects)
         if (this.eventWindow > 0) ops.push({ type: 'put', key: eventKey(index), value: ev })
@@ -671,7 +760,74 @@ export class RaftStore {
         cacheUpdates.push([w.id, value])
       }
     }
-    return { results, stateHash: sHash, cacheUpdates }
+    for (const a of attach.values()) ops.push({ type: 'put', key: attachKey(this.gen, a.lease, a.key), value: EMPTY_BUF })
+    const leaseChanges = [...leases.changes()]
+    for (const [id, l] of leaseChanges) {
+      if (l === null) ops.push({ type: 'del', key: leaseKey(this.gen, id) })
+      else ops.push({ type: 'put', key: leaseKey(this.gen, id), value: encodeLease(l) })
+    }
+    return { results, stateHash: sHash, cacheUpdates, leaseChanges }
+  }
+
+  /**
+   * Applies a lease command at `index`. A grant creates the lease (id 0 → `index`); a revoke deletes up to
+   * MAX_LEASE_REVOKE_KEYS of the keys still attached to the lease (through `root`, so they become delete events)
+   * and removes the lease, or marks it revoking when keys remain (the leader proposes another revoke).
+   * Refusals throw LeaseNotFoundError / LeaseRefusedError before anything changed.
+   */
+  private async applyLease (cmd: LeaseCommand, index: number, root: Overlay, leases: LeaseView,
+    attach: Map<string, { lease: number, key: Uint8Array }>, detached: Set<string>, ops: BatchOp[]):
+    Promise<{ response: TxnResponse, effects: Effect[], leaseId: number }> {
+    const op = cmd.lease
+    if (op.type === 'grant') {
+      const id = op.id === 0 ? index : op.id
+      if (leases.get(id) !== undefined) throw new LeaseRefusedError(`lease ${id} already exists`)
+      if (leases.count() >= MAX_LEASES) throw new LeaseRefusedError(`the cluster holds ${MAX_LEASES} leases, the most it keeps; revoke some first`)
+      leases.set(id, { id, ttlSeconds: op.ttlSeconds, grantRevision: index, revoking: false })
+      return { response: { succeeded: true, revision: index, responses: [] }, effects: [], leaseId: id }
+    }
+    const lease = leases.get(op.id)
+    if (lease === undefined) throw new LeaseNotFoundError(op.id)
+    const effects: Effect[] = []
+    let deleted = 0
+    let visited = 0
+    const visit = async (id: string, attachKeyBytes: Buffer, key: Uint8Array): Promise<void> => {
+      visited++
+      detached.add(id)
+      attach.delete(id)
+      ops.push({ type: 'del', key: attachKeyBytes })
+      const rec = await root.get(key)
+      // the attachment may be stale: the key was deleted or put again without (or with another) lease since
+      if (rec === undefined || rec.lease !== op.id) return
+      const k = Uint8Array.from(key)
+      root.set(k, null)
+      effects.push({ type: 'delete', key: k })
+      deleted++
+    }
+    // this batch's own attachments first (they are not on disk yet), then the disk's
+    for (const [id, a] of [...attach]) {
+      if (visited >= MAX_LEASE_REVOKE_KEYS) break
+      if (a.lease === op.id) await visit(id, attachKey(this.gen, a.lease, a.key), a.key)
+    }
+    let more = false
+    const it = this.db.iterator({ ...attachBounds(this.gen, op.id), keys: true, values: false })
+    try {
+      while (true) {
+        const page = await it.nextv(256)
+        if (page.length === 0) break
+        for (const [k] of page) {
+          const id = bytesId(k)
+          if (detached.has(id)) continue
+          if (visited >= MAX_LEASE_REVOKE_KEYS) { more = true; break }
+          await visit(id, k, attachedKeyOf(k))
+        }
+        if (more) break
+      }
+    } finally {
+      await it.close()
+    }
+    leases.set(op.id, more ? { ...lease, revoking: true } : null)
+    return { response: { succeeded: true, revision: index, responses: [{ type: 'deleteRange', deleted, more }] }, effects, leaseId: op.id }
   }
 
   /** Reads, in one getMany, the current records of every key the commands name (both branches). */
@@ -803,6 +959,38 @@ export class RaftStore {
       await it.close()
     }
     return { revisions, next: upTo + 1 }
+  }
+
+  /** The leases as of the applied index, by id (at most MAX_LEASES). */
+  leaseList (): LeaseInfo[] {
+    this.usable()
+    return [...this.leases.values()].sort((x, y) => x.id - y.id).map((l) => ({ ...l }))
+  }
+
+  /** Lease `id` as of the applied index, or undefined. */
+  lease (id: number): LeaseInfo | undefined {
+    const l = this.leases.get(id)
+    return l === undefined ? undefined : { ...l }
+  }
+
+  /** Up to `limit` keys attached to lease `id` now (attachments checked against the keys' current lease). */
+  async leaseKeys (id: number, limit = 1000): Promise<Uint8Array[]> {
+    this.usable()
+    validateLimit(limit)
+    const out: Uint8Array[] = []
+    const gen = this.gen
+    const it = this.db.iterator({ ...attachBounds(gen, id), values: false })
+    try {
+      for await (const [k] of it) {
+        if (out.length >= (limit === 0 ? MAX_PAGE_KEYS : limit)) break
+        const key = Uint8Array.from(attachedKeyOf(k))
+        const v = await this.db.get(kvKey(gen, key))
+        if (v !== undefined && this.decodeKv(v).lease === id) out.push(key)
+      }
+    } finally {
+      await it.close()
+    }
+    return out
   }
 
   /** Log entries [lo, hi) from disk, at most MAX_READ_ENTRIES and about maxBytes of payload (at least one entry). */
@@ -960,6 +1148,28 @@ export class RaftStore {
   }
 
   /**
+   * Frees disk space after deletes (the NOSPACE alarm's compaction): drops change events below `eventsFloor`
+   * (clamped to applied + 1; a watch resuming below it gets COMPACTED) in one synced batch, then has LevelDB
+   * compact every table so deleted and overwritten records leave the files. A failed compaction is reported, not
+   * fatal: it changes no data.
+   */
+  async compactStorage (eventsFloor: number): Promise<void> {
+    await this.exclusive(async () => {
+      const floor = Math.min(eventsFloor, this.applied.index + 1)
+      if (floor <= this.eventsFloor) return
+      const b = Buffer.allocUnsafe(8)
+      writeU64(b, 0, floor)
+      await this.write([{ type: 'put', key: META.eventsFloor, value: b }], true)
+      const old = this.eventsFloor
+      this.eventsFloor = floor
+      await this.cleanup(async () => { await this.db.clear({ gte: eventKey(old), lt: eventKey(floor) }) })
+    })
+    this.usable()
+    // outside the writer queue: LevelDB compacts beside concurrent writes, and this may take a while
+    await this.db.compactRange(Buffer.of(0x00), Buffer.alloc(16, 0xff))
+  }
+
+  /**
    * Opens a reader over the applied state: its metadata and its chunks come from one LevelDB snapshot, so they
    * agree. The metadata is at the applied index when this is called (≥ the last createSnapshot index).
    */
@@ -1005,8 +1215,8 @@ export class RaftStore {
     const gen = this.gen + 1
     let switched = false
     try {
-      await this.db.clear({ gte: kvPrefix(gen), lt: kvPrefix(gen + 1) })
-      await this.streamInto(gen, meta, chunks)
+      await this.clearGeneration(gen)
+      const leases = await this.streamInto(gen, meta, chunks)
       await this.exclusive(async () => {
         if (meta.index <= this.hs.commit) throw new StaleSnapshotError(`snapshot at ${meta.index} is not above commit ${this.hs.commit}`)
         const point: LogPoint = { index: meta.index, term: meta.term, hash: chain }
@@ -1019,17 +1229,19 @@ export class RaftStore {
         const oldGen = this.gen
         const oldFloor = this.eventsFloor
         this.gen = gen
+        this.leases = leases
         this.stateHashValue = sHash
         this.adoptSnapshotState(point, conf, hs, snap)
+        this.notifyApplied()
         await this.cleanup(async () => {
-          await this.db.clear({ gte: kvPrefix(oldGen), lt: kvPrefix(oldGen + 1) })
+          await this.clearGeneration(oldGen)
           await this.db.clear({ gte: logKey(0), lt: LOG_END })
           await this.db.clear({ gte: eventKey(oldFloor), lt: eventKey(meta.index + 1) })
         })
       })
     } catch (err) {
       if (!switched && !this.closed && this.failed === undefined) {
-        await this.db.clear({ gte: kvPrefix(gen), lt: kvPrefix(gen + 1) }).catch(() => {})
+        await this.clearGeneration(gen).catch(() => {})
       }
       throw err
     } finally {
@@ -1037,7 +1249,16 @@ export class RaftStore {
     }
   }
 
-  private async streamInto (gen: number, meta: StoreSnapshotMetadata, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  /** Deletes generation `gen` of the KV, lease and attachment tables. */
+  private async clearGeneration (gen: number): Promise<void> {
+    await this.db.clear({ gte: kvPrefix(gen), lt: kvPrefix(gen + 1) })
+    await this.db.clear({ gte: genPrefix(TABLE_LEASES, gen), lt: genPrefix(TABLE_LEASES, gen + 1) })
+    await this.db.clear({ gte: genPrefix(TABLE_ATTACH, gen), lt: genPrefix(TABLE_ATTACH, gen + 1) })
+  }
+
+  /** Writes the stream into generation `gen` (KV records, the attachments they imply, leases); returns the leases. */
+  private async streamInto (gen: number, meta: StoreSnapshotMetadata, chunks: AsyncIterable<Uint8Array>): Promise<Map<number, LeaseInfo>> {
+    const leases = new Map<number, LeaseInfo>()
     const total = createHash('sha256')
     let seq = 0
     let keys = 0
@@ -1058,13 +1279,29 @@ export class RaftStore {
         if (r.key.length === 0 || r.key.length > 1024) throw new SnapshotError(`snapshot key of ${r.key.length} bytes`)
         if (lastKey !== undefined && Buffer.compare(lastKey, r.key) >= 0) throw new SnapshotError('snapshot keys are not strictly ascending')
         lastKey = r.key
+        let rec: KvRecord
         try {
-          decodeKvRecord(r.value)
+          rec = decodeKvRecord(r.value)
         } catch (err) {
           throw new SnapshotError(`bad KV record in snapshot: ${(err as Error).message}`)
         }
         ops.push({ type: 'put', key: kvKey(gen, r.key), value: r.value })
+        // the attachment index is derived state: rebuilt from the records rather than streamed
+        if (rec.lease !== 0) ops.push({ type: 'put', key: attachKey(gen, rec.lease, r.key), value: EMPTY_BUF })
         keys++
+      }
+      total.update(c.leases)
+      for (const r of unpackRecords(c.leases)) {
+        let l: LeaseInfo
+        try {
+          const id = leaseIdFromBytes(r.key)
+          l = decodeLease(id, r.value)
+        } catch (err) {
+          throw new SnapshotError(`bad lease record in snapshot: ${(err as Error).message}`)
+        }
+        if (leases.has(l.id) || leases.size >= MAX_LEASES) throw new SnapshotError(`duplicate lease ${l.id} (or too many leases) in snapshot`)
+        leases.set(l.id, l)
+        ops.push({ type: 'put', key: leaseKey(gen, l.id), value: Buffer.from(r.value) })
       }
       lastKey = lastKey === undefined ? undefined : Buffer.from(lastKey)
       if (ops.length > 0) await this.db.batch(ops, { sync: false })
@@ -1072,9 +1309,11 @@ export class RaftStore {
         done = true
         if (!total.digest().equals(c.totalChecksum)) throw new SnapshotError('snapshot stream fails its whole-stream checksum')
         if (c.totalKeys !== keys || c.totalBytes !== bytes) throw new SnapshotError(`snapshot stream has ${keys} keys / ${bytes} bytes, its trailer says ${c.totalKeys} / ${c.totalBytes}`)
+        if (c.totalLeases !== leases.size) throw new SnapshotError(`snapshot stream has ${leases.size} leases, its trailer says ${c.totalLeases}`)
       }
     }
     if (!done) throw new SnapshotError('snapshot stream ended before its last chunk')
+    return leases
   }
 
   // ---------------------------------------------------------------- shutdown

@@ -2,9 +2,10 @@
 // bounded by one chunk: records are read in pages and packed as they come; nothing is copied as a whole.
 import { createHash } from 'node:crypto'
 import type { ClassicLevel, Snapshot } from 'classic-level'
-import { kvBounds, userKeyOf } from './keys.js'
+import { genPrefix, kvBounds, leaseIdOf, TABLE_LEASES, userKeyOf } from './keys.js'
+import { leaseIdBytes } from './leases.js'
 import type { StoreSnapshotMetadata } from './raft-store.js'
-import { CHUNK_TARGET_BYTES, encodeChunk, packRecords, sha256 } from './snapshot-stream.js'
+import { CHUNK_TARGET_BYTES, chunkChecksum, encodeChunk, packRecords } from './snapshot-stream.js'
 import { SnapshotError } from './errors.js'
 
 const EMPTY = new Uint8Array(0)
@@ -22,6 +23,8 @@ export class SnapshotReader implements AsyncIterable<Uint8Array> {
   bytes = 0
   /** Chunks produced so far. */
   chunkCount = 0
+  /** Leases streamed (in the last chunk). */
+  leaseCount = 0
 
   constructor (
     private readonly db: ClassicLevel<Buffer, Buffer>,
@@ -42,9 +45,10 @@ export class SnapshotReader implements AsyncIterable<Uint8Array> {
     this.iterator = it
     let records: Array<{ key: Uint8Array, value: Uint8Array }> = []
     let size = 0
-    const chunk = (last: boolean): Uint8Array => {
+    const chunk = (last: boolean, leases: Buffer = Buffer.alloc(0)): Uint8Array => {
       const packed = packRecords(records)
       total.update(packed)
+      total.update(leases)
       this.bytes += packed.length
       const totalChecksum = last ? total.digest() : Buffer.alloc(0)
       if (last) this.checksum = totalChecksum.toString('hex')
@@ -53,11 +57,13 @@ export class SnapshotReader implements AsyncIterable<Uint8Array> {
         term: this.meta.term,
         seq: this.chunkCount++,
         records: packed,
-        checksum: sha256(packed),
+        checksum: chunkChecksum(packed, leases),
         last,
         totalChecksum,
         totalKeys: last ? this.keys : 0,
-        totalBytes: last ? this.bytes : 0
+        totalBytes: last ? this.bytes : 0,
+        leases,
+        totalLeases: last ? this.leaseCount : 0
       })
       records = []
       size = 0
@@ -75,11 +81,24 @@ export class SnapshotReader implements AsyncIterable<Uint8Array> {
           if (size >= CHUNK_TARGET_BYTES) yield chunk(false)
         }
       }
-      yield chunk(true)
+      yield chunk(true, await this.leaseRecords())
     } finally {
       await it.close()
       await this.close()
     }
+  }
+
+  /** The lease table of the snapshot, packed (bounded by MAX_LEASES small records). */
+  private async leaseRecords (): Promise<Buffer> {
+    const records: Array<{ key: Uint8Array, value: Uint8Array }> = []
+    const it = this.db.iterator({ gte: genPrefix(TABLE_LEASES, this.gen), lt: genPrefix(TABLE_LEASES, this.gen + 1), snapshot: this.snapshot })
+    try {
+      for await (const [k, v] of it) records.push({ key: leaseIdBytes(leaseIdOf(k)), value: v })
+    } finally {
+      await it.close()
+    }
+    this.leaseCount = records.length
+    return packRecords(records)
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {

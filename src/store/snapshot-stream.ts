@@ -84,6 +84,9 @@ export interface DecodedChunk {
   totalChecksum: Buffer
   totalKeys: number
   totalBytes: number
+  /** Packed (lease id, lease record) records; only in the last chunk. */
+  leases: Buffer
+  totalLeases: number
 }
 
 /** Encodes one chunk. */
@@ -97,7 +100,9 @@ export function encodeChunk (c: DecodedChunk): Uint8Array {
     last: c.last,
     totalChecksum: c.totalChecksum as Bytes,
     totalKeys: c.totalKeys,
-    totalBytes: c.totalBytes
+    totalBytes: c.totalBytes,
+    leases: c.leases as Bytes,
+    totalLeases: c.totalLeases
   })
 }
 
@@ -112,7 +117,8 @@ export function decodeChunk (bytes: Uint8Array): DecodedChunk {
   }
   const records = Buffer.from(w.records.buffer, w.records.byteOffset, w.records.byteLength)
   const checksum = Buffer.from(w.checksum)
-  if (!sha256(records).equals(checksum)) throw new SnapshotError(`snapshot chunk ${w.seq} fails its checksum`)
+  const leases = Buffer.from(w.leases.buffer, w.leases.byteOffset, w.leases.byteLength)
+  if (!chunkChecksum(records, leases).equals(checksum)) throw new SnapshotError(`snapshot chunk ${w.seq} fails its checksum`)
   return {
     index: w.index,
     term: w.term,
@@ -122,6 +128,13 @@ export function decodeChunk (bytes: Uint8Array): DecodedChunk {
     last: w.last,
     totalChecksum: Buffer.from(w.totalChecksum),
     totalKeys: w.totalKeys,
-    totalBytes: w.totalBytes
+    totalBytes: w.totalBytes,
+    leases,
+    totalLeases: w.totalLeases
   }
+}
+
+/** sha256(records ‖ leases): equal to sha256(records) for a chunk without leases, as earlier versions wrote. */
+export function chunkChecksum (records: Uint8Array, leases: Uint8Array): Buffer {
+  return createHash('sha256').update(records).update(leases).digest()
 }

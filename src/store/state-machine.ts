@@ -2,7 +2,7 @@
 // Deterministic: the result depends only on the prior state, the transaction and the revision.
 import type { Compare, DeleteOp, DeleteRangeOp, KeyValue, OpResponse, PutOp, RequestOp, Txn, TxnResponse } from '../api/kv.js'
 import { compareBytes } from '../api/kv.js'
-import { PageTooLargeError } from '../api/errors.js'
+import { LeaseNotFoundError, PageTooLargeError } from '../api/errors.js'
 import { MAX_PAGE_BYTES, MAX_PAGE_KEYS } from '../api/limits.js'
 import type { Overlay } from './overlay.js'
 import { NOT_LOADED } from './overlay.js'
@@ -168,6 +168,17 @@ function applyOp (view: Overlay, op: RequestOp, revision: number, budget: Budget
   }
 }
 
+/** Tells whether a lease exists and accepts keys; undefined = every lease does (no lease table). */
+export type LeaseCheck = ((id: number) => boolean) | undefined
+
+/** Throws LeaseNotFoundError, before anything is written, when a put of the chosen branch names a missing lease. */
+function checkLeases (chosen: RequestOp[], leaseUsable: LeaseCheck): void {
+  if (leaseUsable === undefined) return
+  for (const op of chosen) {
+    if (op.type === 'put' && op.lease !== undefined && op.lease !== 0 && !leaseUsable(op.lease)) throw new LeaseNotFoundError(op.lease)
+  }
+}
+
 /** What applying one transaction produced. */
 export interface TxnOutcome {
   response: TxnResponse
@@ -180,17 +191,18 @@ export interface TxnOutcome {
  * Throws PageTooLargeError, with nothing changed, when the response would exceed the budget. Runs synchronously
  * (no await, no microtask) unless an op scans a range or names a key that was not prefetched.
  */
-export function applyTxn (view: Overlay, txn: Txn, revision: number): Sync<TxnOutcome> {
+export function applyTxn (view: Overlay, txn: Txn, revision: number, leaseUsable?: LeaseCheck): Sync<TxnOutcome> {
   let succeeded = true
   for (let i = 0; i < txn.compare.length; i++) {
     const rec = view.peek(txn.compare[i].key)
-    if (rec === NOT_LOADED) return applyTxnAsync(view, txn, revision)
+    if (rec === NOT_LOADED) return applyTxnAsync(view, txn, revision, leaseUsable)
     if (!compareHolds(txn.compare[i], rec)) {
       succeeded = false
       break
     }
   }
   const chosen = succeeded ? txn.success : txn.failure
+  checkLeases(chosen, leaseUsable)
   const mayFail = chosen.some((op) => op.type === 'get' || op.type === 'range' || ((op.type === 'put' || op.type === 'delete') && op.prevKv === true))
   const layer = mayFail ? view.child() : view
   const budget = newBudget()
@@ -215,7 +227,7 @@ async function finishAsync (view: Overlay, layer: Overlay, chosen: RequestOp[], 
 }
 
 /** applyTxn when a compared key is not in memory: read the compares, then continue synchronously. */
-async function applyTxnAsync (view: Overlay, txn: Txn, revision: number): Promise<TxnOutcome> {
+async function applyTxnAsync (view: Overlay, txn: Txn, revision: number, leaseUsable: LeaseCheck): Promise<TxnOutcome> {
   let succeeded = true
   for (const c of txn.compare) {
     if (!compareHolds(c, await view.get(c.key))) {
@@ -224,6 +236,7 @@ async function applyTxnAsync (view: Overlay, txn: Txn, revision: number): Promis
     }
   }
   const chosen = succeeded ? txn.success : txn.failure
+  checkLeases(chosen, leaseUsable)
   const layer = view.child()
   const budget = newBudget()
   const effects: Effect[] = []

@@ -1126,6 +1126,8 @@ export interface SnapshotChunk {
   totalChecksum: Uint8Array<ArrayBuffer>
   totalKeys: number
   totalBytes: number
+  leases: Uint8Array<ArrayBuffer>
+  totalLeases: number
 }
 
 export namespace SnapshotChunk {
@@ -1183,6 +1185,16 @@ export namespace SnapshotChunk {
           w.uint64Number(obj.totalBytes)
         }
 
+        if ((obj.leases != null && obj.leases.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.leases)
+        }
+
+        if ((obj.totalLeases != null && obj.totalLeases !== 0)) {
+          w.uint32(88)
+          w.uint64Number(obj.totalLeases)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1196,7 +1208,9 @@ export namespace SnapshotChunk {
           last: false,
           totalChecksum: uint8ArrayAlloc(0),
           totalKeys: 0,
-          totalBytes: 0
+          totalBytes: 0,
+          leases: uint8ArrayAlloc(0),
+          totalLeases: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1239,6 +1253,14 @@ export namespace SnapshotChunk {
             }
             case 9: {
               obj.totalBytes = reader.uint64Number()
+              break
+            }
+            case 10: {
+              obj.leases = reader.bytes()
+              break
+            }
+            case 11: {
+              obj.totalLeases = reader.uint64Number()
               break
             }
             default: {
@@ -1319,6 +1341,20 @@ export namespace SnapshotChunk {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.leases`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 11: {
+              yield {
+                field: `${prefix}.totalLeases`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1376,6 +1412,16 @@ export namespace SnapshotChunk {
     value: number
   }
 
+  export interface SnapshotChunkLeasesFieldEvent {
+    field: '$.leases'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SnapshotChunkTotalLeasesFieldEvent {
+    field: '$.totalLeases'
+    value: number
+  }
+
   export function encode (obj: Partial<SnapshotChunk>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SnapshotChunk.codec())
   }
@@ -1384,7 +1430,7 @@ export namespace SnapshotChunk {
     return decodeMessage(buf, SnapshotChunk.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SnapshotChunk>): Generator<SnapshotChunkIndexFieldEvent | SnapshotChunkTermFieldEvent | SnapshotChunkSeqFieldEvent | SnapshotChunkRecordsFieldEvent | SnapshotChunkChecksumFieldEvent | SnapshotChunkLastFieldEvent | SnapshotChunkTotalChecksumFieldEvent | SnapshotChunkTotalKeysFieldEvent | SnapshotChunkTotalBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SnapshotChunk>): Generator<SnapshotChunkIndexFieldEvent | SnapshotChunkTermFieldEvent | SnapshotChunkSeqFieldEvent | SnapshotChunkRecordsFieldEvent | SnapshotChunkChecksumFieldEvent | SnapshotChunkLastFieldEvent | SnapshotChunkTotalChecksumFieldEvent | SnapshotChunkTotalKeysFieldEvent | SnapshotChunkTotalBytesFieldEvent | SnapshotChunkLeasesFieldEvent | SnapshotChunkTotalLeasesFieldEvent> {
     return streamMessage(buf, SnapshotChunk.codec(), opts)
   }
 }

@@ -83,6 +83,11 @@ export interface SimParams {
   clientTimeoutMs: number
   /** Share of gets served by ReadIndex (the rest go through the log). */
   readIndexShare: number
+  /**
+   * With 'safe' ReadIndex: share of those gets that ask the leader's lease first (RawNode.leaseReadIndex, the
+   * node's 'lease' consistency) and fall back to ReadIndex; 0 = the lease is not kept.
+   */
+  leaseReadShare: number
 }
 
 const NO_ACTIONS: ActionWeights = {
@@ -139,7 +144,8 @@ export function makeParams (seed: number, durationMs: number, force?: ProfileNam
     thinkMinMs: 5,
     thinkMaxMs: 60,
     clientTimeoutMs: 400,
-    readIndexShare: 0.6
+    readIndexShare: 0.6,
+    leaseReadShare: 0
   }
   if (rng.chance(0.35) && base.checkQuorum) base.readOnly = 'leaseBased'
   switch (profile) {
@@ -221,6 +227,8 @@ export function makeParams (seed: number, durationMs: number, force?: ProfileNam
   // A leader's lease (in its clock) must end before a follower's election timeout (in the follower's clock) can:
   // with rates 1 ± d the two clocks drift apart by up to 2d per unit of time.
   base.leaseDriftMs = Math.ceil(2 * base.clockDrift * base.electionTick * base.tickMs) + 1
+  // Drawn last so that the scenario of every seed without it stays what it was.
+  if (base.readOnly === 'safe' && base.checkQuorum && rng.chance(0.4)) base.leaseReadShare = 0.5
   return base
 }
 

@@ -152,6 +152,7 @@ export class SimNode {
       checkQuorum: p.checkQuorum,
       preVote: p.preVote,
       readOnlyOption: p.readOnly,
+      leaseReads: p.leaseReadShare > 0,
       random,
       now,
       tickMs: p.tickMs,

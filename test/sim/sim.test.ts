@@ -26,7 +26,7 @@ describe('deterministic simulation', () => {
       : `${failures.length} failing seeds (${failures.map(f => f.seed).join(', ')}); seed ${first.seed} (${first.profile}): ${first.failure?.kind}: ${first.failure?.message}\n${first.trace.slice(-40).join('\n')}`)
     // The run must actually have exercised what it claims to check.
     assert.equal(profiles.size, 7, `profiles drawn: ${[...profiles].join(', ')}`)
-    for (const k of ['crashes', 'restarts', 'pauses', 'partitions', 'transfers', 'confChanges', 'snapshotsTaken', 'snapshotsInstalled', 'leaders', 'acked', 'readsOk', 'unknown']) {
+    for (const k of ['crashes', 'restarts', 'pauses', 'partitions', 'transfers', 'confChanges', 'snapshotsTaken', 'snapshotsInstalled', 'leaders', 'acked', 'readsOk', 'leaseReads', 'unknown']) {
       assert.ok((totals[k] ?? 0) > SEEDS / 10, `too few ${k}: ${totals[k]}`)
     }
     assert.ok(totals.historyOps > SEEDS * 100, `too few client operations: ${totals.historyOps}`)

@@ -115,7 +115,7 @@ export class Simulation implements FaultHost {
   private leaderHook: ((n: SimNode) => void) | null = null
   readonly stats: Record<string, number> = {
     messages: 0, dropped: 0, crashes: 0, restarts: 0, pauses: 0, partitions: 0, transfers: 0, confChanges: 0,
-    snapshotsTaken: 0, snapshotsInstalled: 0, leaders: 0, readsOk: 0
+    snapshotsTaken: 0, snapshotsInstalled: 0, leaders: 0, readsOk: 0, leaseReads: 0
   }
 
   constructor (readonly seed: number, readonly params: SimParams, bugs: readonly SimBug[] = [], traceCapacity = 200, live?: (line: string) => void) {
@@ -463,9 +463,16 @@ export class Simulation implements FaultHost {
     if (this.deferIfPaused(n, { k: 'request', node: id, op })) return
     if (op.done) return
     try {
-      if (op.via === 'readIndex') {
+      if (op.via === 'readIndex' || op.via === 'lease') {
         n.readWaiters.set(op.id, { opId: op.id, client: op.client, key: op.cmd.key })
-        n.raw.readIndex(encoder.encode(op.id))
+        // A lease read is answered at the index the leader's lease allows, once applied; else it takes a round.
+        const leaseIndex = op.via === 'lease' ? n.raw.leaseReadIndex() : undefined
+        if (leaseIndex === undefined) n.raw.readIndex(encoder.encode(op.id))
+        else {
+          this.stats.leaseReads++
+          n.readQueue.push({ index: leaseIndex, requestCtx: encoder.encode(op.id) })
+          this.serveReads(n)
+        }
       } else {
         n.waiters.set(op.id, { opId: op.id, client: op.client })
         n.raw.propose(encodeCommand(op.cmd))

@@ -17,7 +17,7 @@ export interface PendingOp {
   client: number
   cmd: KvCommand
   /** Writes and some gets go through the log; other gets use ReadIndex (or a lease). */
-  via: 'log' | 'readIndex'
+  via: 'log' | 'readIndex' | 'lease'
   record: KvOperation
   node: NodeId
   done: boolean
@@ -171,7 +171,7 @@ export class Workload {
       cmd = { id, op: 'cas', key, expected, value: id }
     } else {
       cmd = { id, op: 'get', key }
-      if (r.chance(p.readIndexShare)) via = 'readIndex'
+      if (r.chance(p.readIndexShare)) via = p.leaseReadShare > 0 && r.chance(p.leaseReadShare) ? 'lease' : 'readIndex'
     }
     let target = c.leaderGuess
     if (r.chance(0.1) || !this.host.isRunning(target)) target = this.host.randomNode()

@@ -205,11 +205,45 @@ describe('§6.4 lease-based reads', () => {
     assert.equal(r.vote, 3)
   })
 
+  it('with leaseReads and safe ReadIndex, a read that accepts the lease is served from it and ReadIndex still takes a round', () => {
+    const clock = new FakeClock()
+    const { net, lead } = leaseNet(clock, { readOnlyOption: 'safe', leaseReads: true })
+    const leader = net.node(lead).rn
+    const committed = leader.status().hardState.commit
+    assert.equal(leader.leaseReadIndex(), committed, 'lease read at the commit index')
+    const follower = lead === 1 ? 2 : 1
+    assert.equal(net.node(follower).rn.leaseReadIndex(), undefined, 'a follower has no lease')
+    const before = net.sent.length
+    leader.readIndex(b('safe'))
+    net.processReadies()
+    assert.deepEqual(ctxs(net, lead), [], 'ReadIndex is not answered from the lease')
+    assert.ok(net.sent.slice(before).some((m) => m.type === 'heartbeat'))
+    net.stabilize()
+    assert.deepEqual(ctxs(net, lead), ['safe'])
+  })
+
+  it('with leaseReads, no lease read once the lease expired or a transfer started', () => {
+    const clock = new FakeClock()
+    const { net, lead } = leaseNet(clock, { readOnlyOption: 'safe', leaseReads: true })
+    const leader = net.node(lead).rn
+    const expiry = leader.raftForTesting.readOnly.leaseExpiresAt()
+    clock.t = expiry
+    assert.equal(leader.leaseReadIndex(), undefined, 'expired')
+    net.tickAll(1)
+    net.stabilize()
+    assert.notEqual(leader.leaseReadIndex(), undefined, 'renewed by the next quorum round')
+    leader.transferLeader(lead === 3 ? 2 : 3)
+    assert.equal(leader.leaseReadIndex(), undefined, 'revoked by the transfer')
+  })
+
   it('lease-based reads require check-quorum, a clock and the tick length', () => {
     const storage = new MemoryStorage()
     const base = { id: 1, electionTick: 10, heartbeatTick: 1, storage, random: seededRandom(1), readOnlyOption: 'leaseBased' as const }
     assert.throws(() => new RawNode({ ...base, checkQuorum: false, now: () => 0, tickMs: 10 }), /checkQuorum/)
     assert.throws(() => new RawNode({ ...base, tickMs: 10 }), /now is required/)
     assert.throws(() => new RawNode({ ...base, now: () => 0 }), /tickMs is required/)
+    const leaseOnly = { ...base, readOnlyOption: 'safe' as const, leaseReads: true }
+    assert.throws(() => new RawNode({ ...leaseOnly, checkQuorum: false, now: () => 0, tickMs: 10 }), /checkQuorum/)
+    assert.throws(() => new RawNode({ ...leaseOnly, tickMs: 10 }), /now is required/)
   })
 })

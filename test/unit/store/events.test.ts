@@ -13,7 +13,7 @@ describe('change events', () => {
     try {
       await commit(store, [
         ops.put(b('a'), b('1')),
-        { compare: [], success: [{ type: 'put', key: b('b'), value: b('2'), lease: 5 }, { type: 'put', key: b('a'), value: b('3') }], failure: [] },
+        { compare: [], success: [{ type: 'put', key: b('b'), value: b('2') }, { type: 'put', key: b('a'), value: b('3') }], failure: [] },
         undefined, // no-op: no events
         ops.cas(b('a'), b('nope'), b('x')), // failed compare: only a read
         ops.deleteRange(b('a'), b('c')),
@@ -24,7 +24,7 @@ describe('change events', () => {
       assert.deepStrictEqual(revisions.map((r) => r.revision), [1, 2, 5])
       assert.deepStrictEqual(revisions[0].events, [{ type: 'put', kv: { key: b('a'), value: b('1'), createRevision: 1, modRevision: 1, version: 1, lease: 0 } }])
       assert.deepStrictEqual(revisions[1].events, [
-        { type: 'put', kv: { key: b('b'), value: b('2'), createRevision: 2, modRevision: 2, version: 1, lease: 5 } },
+        { type: 'put', kv: { key: b('b'), value: b('2'), createRevision: 2, modRevision: 2, version: 1, lease: 0 } },
         { type: 'put', kv: { key: b('a'), value: b('3'), createRevision: 1, modRevision: 2, version: 2, lease: 0 } }
       ])
       assert.deepStrictEqual(revisions[2].events.map((e) => [e.type, s(e.kv.key), e.kv.modRevision]), [['delete', 'a', 5], ['delete', 'b', 5]])

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Command, KeyValue, Txn } from '../../../src/api/kv.js'
-import { encodeCommand } from '../../../src/api/codec.js'
+import { encodeCommand, encodeLeaseCommand } from '../../../src/api/codec.js'
+import type { LeaseOp } from '../../../src/api/kv.js'
 import type { Entry } from '../../../src/raft/types.js'
 import type { RaftStore } from '../../../src/store/index.js'
 
@@ -33,6 +34,19 @@ export function s (u: Uint8Array | undefined): string | undefined {
 export function entry (index: number, term: number, txn?: Txn, requestId = `r${index}`): Entry {
   const cmd: Command | undefined = txn === undefined ? undefined : { requestId: b(requestId), txn }
   return { index, term, type: 'normal', data: cmd === undefined ? new Uint8Array(0) : encodeCommand(cmd) }
+}
+
+/** A normal entry carrying a lease command. */
+export function leaseEntry (index: number, term: number, lease: LeaseOp, requestId = `l${index}`): Entry {
+  return { index, term, type: 'normal', data: encodeLeaseCommand({ requestId: b(requestId), lease }) }
+}
+
+/** Appends and commits one lease command after the store's last index; returns its apply result. */
+export async function commitLease (store: RaftStore, lease: LeaseOp, term = 1): Promise<Awaited<ReturnType<RaftStore['persist']>>[number]> {
+  const st = store.status()
+  const e = leaseEntry(st.lastIndex + 1, term, lease)
+  const [r] = await store.persist({ entries: [e], hardState: { term, vote: 1, commit: e.index }, committedEntries: [e] })
+  return r
 }
 
 /** Raw bytes as a normal entry (for garbage and over-limit payloads). */

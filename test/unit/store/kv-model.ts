@@ -84,6 +84,8 @@ export class KvModel {
       if (size > budget.bytes) throw new PageTooLarge()
       budget.bytes -= size
     }
+    // the model grants no lease: a chosen put naming one is refused whole, as the store does
+    if ((holds ? txn.success : txn.failure).some((op) => op.type === 'put' && (op.lease ?? 0) !== 0)) return { ok: false, code: 'LEASE_NOT_FOUND' }
     const responses: OpResponse[] = []
     try {
       for (const op of holds ? txn.success : txn.failure) responses.push(this.applyOp(op, rev, budget, charge))

@@ -9,7 +9,7 @@ import { PageTooLargeError, KeyTooLargeError, InvalidRequestError } from '../../
 import { encodeCommand } from '../../../src/api/codec.js'
 import { RaftStore } from '../../../src/store/index.js'
 import type { ApplyResult } from '../../../src/store/index.js'
-import { b, cleanup, commit, rawEntry, s, scanAll, tempDir } from './helpers.js'
+import { b, cleanup, commit, commitLease, rawEntry, s, scanAll, tempDir } from './helpers.js'
 
 function ok (r: ApplyResult): TxnResponse {
   assert.ok(r.ok, `expected success, got ${r.ok ? '' : `${r.code}: ${r.message}`}`)
@@ -39,9 +39,10 @@ describe('KV operations', () => {
     assert.deepStrictEqual(r1.requestId, b('r1'))
     assert.deepStrictEqual(ok(r1), { succeeded: true, revision: 1, responses: [{ type: 'put' }] })
     assert.deepStrictEqual(await store.get(b('a')), { key: b('a'), value: b('1'), createRevision: 1, modRevision: 1, version: 1, lease: 0 })
+    assert.equal((await commitLease(store, { type: 'grant', id: 7, ttlSeconds: 60 })).ok, true)
     const r2 = ok(await one(store, ops.put(b('a'), b('2'), { prevKv: true, lease: 7 })))
     assert.deepStrictEqual(r2.responses[0], { type: 'put', prevKv: { key: b('a'), value: b('1'), createRevision: 1, modRevision: 1, version: 1, lease: 0 } })
-    assert.deepStrictEqual(await store.get(b('a')), { key: b('a'), value: b('2'), createRevision: 1, modRevision: 2, version: 2, lease: 7 })
+    assert.deepStrictEqual(await store.get(b('a')), { key: b('a'), value: b('2'), createRevision: 1, modRevision: 3, version: 2, lease: 7 })
     assert.equal(await store.get(b('missing')), undefined)
   })
 

@@ -206,4 +206,22 @@ describe('node registry', () => {
       cleanup(dir)
     }
   })
+
+  it('keeps the time of the last voter change across reopen, never moving it back, apart from the node records', async () => {
+    const dir = tempDir('registry')
+    try {
+      let reg = await NodeRegistry.open(dir)
+      assert.equal(await reg.lastVoterChangeAt(), undefined)
+      await reg.upsert({ nodeId: 1, peerId: 'p1', addrs: [], lastSeen: 5 })
+      await reg.setLastVoterChangeAt(1_700_000_000_000)
+      await reg.setLastVoterChangeAt(1_600_000_000_000)
+      await reg.close()
+      reg = await NodeRegistry.open(dir)
+      assert.equal(await reg.lastVoterChangeAt(), 1_700_000_000_000)
+      assert.deepStrictEqual((await reg.all()).map((n) => n.nodeId), [1], 'the marker is not listed as a node')
+      await reg.close()
+    } finally {
+      cleanup(dir)
+    }
+  })
 })
