@@ -25,9 +25,11 @@ Control protocol (stdin → stdout, one line each):
   `mounted` is printed once the mount is live;
   `stats`  → `stats files=N undo_bytes=B`: files with non-durable state;
   `cut`    → `cut files=N restored_bytes=B removed=R`: rolled back; writes fail with EIO from now on.
+  end of stdin → the filesystem unmounts itself (a test that dies leaves no mount behind).
 """
 import errno
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -305,6 +307,14 @@ def control(fs, mountpoint):
             print(fs.stats(), flush=True)
         elif cmd:
             print('error unknown command %s' % cmd, flush=True)
+    # stdin closed: the controlling test is gone; unmount so no mount outlives it
+    for tool in ('fusermount3', 'fusermount'):
+        try:
+            if subprocess.run([tool, '-u', '-z', mountpoint], stderr=subprocess.DEVNULL).returncode == 0:
+                return
+        except FileNotFoundError:
+            continue
+    os._exit(0)
 
 
 def main():

@@ -20,6 +20,7 @@ const CYCLES = 6
 const WRITERS = 4
 const KILL_AFTER_MS: [number, number] = [150, 1200]
 const PUT_TIMEOUT_MS = 3000
+const FIRST_ACK_TIMEOUT_MS = 30_000
 const PREFIX = 'p/'
 
 const unavailable = fuseUnavailable()
@@ -89,7 +90,17 @@ class Machine {
       }
     }
     const writers = Array.from({ length: WRITERS }, async (_, w) => await writer(w))
-    await acked
+    let noAck: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([acked, new Promise((_resolve, reject) => { noAck = setTimeout(() => reject(new Error(`no write acknowledged within ${FIRST_ACK_TIMEOUT_MS} ms`)), FIRST_ACK_TIMEOUT_MS) })])
+    } catch (err) {
+      stop = true
+      await Promise.all(writers)
+      await c.close()
+      throw err
+    } finally {
+      clearTimeout(noAck)
+    }
     await new Promise(resolve => setTimeout(resolve, killAfterMs)) // the kill point itself, not a synchronisation
     await this.node.kill()
     stop = true
