@@ -133,9 +133,9 @@ describe('one-line errors and exit codes (real process)', () => {
       const r = await runInProcess(args)
       assertOneLineError({ code: r.code, stdout: r.stdout.toString(), stderr: r.stderr }, 1, new RegExp(`\`aspen ${args[0]}.*\` is not available yet`))
     }
-    const debug = await spawnAspen(['kv', 'watch', 'k', ...ticket], { env: { ASPEN_DEBUG: '1' } })
+    const debug = await spawnAspen(['cluster', 'backup', '--out', join(dir, 'never.bak'), ...ticket], { env: { ASPEN_DEBUG: '1' } })
     assert.equal(debug.code, 1)
-    assert.match(debug.stderr, /^error: `aspen kv watch` is not available yet — .+\nNotAvailableError: .+\n\s+at /)
+    assert.match(debug.stderr, /^error: `aspen cluster backup` is not available yet — .+\nNotAvailableError: .+\n\s+at /)
     assert.ok(!debug.stderr.includes('cli-test-cookie-0123456789'))
   })
 
