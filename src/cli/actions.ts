@@ -118,6 +118,9 @@ export interface RestoreResult {
   readonly dataDir: string
   readonly index: number
   readonly keys: number
+  /** Cluster id of the restored cluster (derived from the node's cookie) and of the one the backup came from. */
+  readonly clusterId?: string
+  readonly sourceClusterId?: string
 }
 
 /** What `recover --inspect` reports about a stopped node's data dir. */
@@ -127,10 +130,14 @@ export interface RecoveryReport {
   readonly peerId: string | null
   readonly clusterId: string | null
   readonly term: number
+  /** Term of the last log entry: survivors compare by (lastTerm, lastIndex), highest first. */
+  readonly lastTerm: number
   readonly commitIndex: number
   readonly appliedIndex: number
   readonly lastIndex: number
   readonly membership: MembershipView | null
+  /** Membership once the whole log tail is applied (differs while a change is pending). */
+  readonly membershipAtLastIndex?: MembershipView | null
   /** Chain hashes verified from the last snapshot on. */
   readonly chainOk: boolean
   /** One sentence per problem found; empty when the data dir is consistent. */
@@ -140,6 +147,11 @@ export interface RecoveryReport {
 export interface ForceNewClusterResult {
   readonly nodeId: number
   readonly membership: MembershipView
+  /** Commit index before the recovery; every entry up to lastIndex is committed after it. */
+  readonly oldCommit?: number
+  readonly lastIndex?: number
+  /** Entries beyond the old commit index that the recovery kept (and committed). */
+  readonly entriesKept?: number
 }
 
 /** One change seen by `kv watch`. A delete carries the key and its delete revision in kv.modRevision. */
@@ -168,7 +180,7 @@ export interface ClusterActions {
   /** Prometheus text exposition of the node reached. */
   metrics (ctx: RequestContext): Promise<{ text: string }>
   /** Streams a consistent backup into `out` (the CLI has checked it may be written). */
-  backup (ctx: RequestContext, req: { out: string }): Promise<BackupResult>
+  backup (ctx: RequestContext, req: { out: string, onProgress?: (p: { index: number, chunks: number, bytes: number }) => void }): Promise<BackupResult>
 }
 
 export interface KvActions {

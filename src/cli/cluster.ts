@@ -12,8 +12,10 @@ import {
   addForceOption, addTargetOptions, EXIT_CODES_HELP, nodeIdArg, nodeIdList, positiveInt, TARGET_HELP, type TargetOptions
 } from './options.js'
 import type { CliDeps, RunState } from './program.js'
+import type { OutStream } from './io.js'
 import { trackSubcommands } from './program.js'
 import { requestContext } from './target.js'
+import { registerAlarm } from './alarm.js'
 
 interface ForceOptions extends TargetOptions { force?: boolean }
 
@@ -29,6 +31,23 @@ async function pause (ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** A progress line for `cluster backup` on a terminal (cli-progress, loaded only then): chunks and bytes so far. */
+async function backupProgressBar (stream: OutStream): Promise<{ update: (p: { index: number, chunks: number, bytes: number }) => void, stop: () => void }> {
+  const { SingleBar } = (await import('cli-progress')).default
+  const bar = new SingleBar({
+    // the total size is not known up front: show what has arrived
+    format: 'backup at index {index} | {chunks} chunks | {mib} MiB | {duration_formatted}',
+    stream: stream as unknown as NodeJS.WritableStream,
+    hideCursor: true,
+    clearOnComplete: false
+  })
+  bar.start(1, 0, { index: '?', chunks: 0, mib: '0.0' })
+  return {
+    update: (p) => { bar.update(0, { index: p.index, chunks: p.chunks, mib: (p.bytes / 1048576).toFixed(1) }) },
+    stop: () => { bar.stop() }
+  }
 }
 
 /** Registers `aspen cluster` and its subcommands. */
@@ -195,14 +214,26 @@ export function registerCluster (program: Command, deps: CliDeps, state: RunStat
     })
 
   sub('backup', 'write a consistent backup of the whole key space to a file',
-    'Stream a consistent backup (a snapshot of the state machine) into --out FILE. Restore it with `aspen restore`.')
+    'Stream a consistent backup into --out FILE: the leader pins its state at a committed index (every write ' +
+    'acknowledged before the command started is in it) and streams it while the cluster keeps serving. The file ' +
+    'holds the cluster id, index, membership and a sha256 of the whole; it is written to a temporary file, synced ' +
+    'and renamed, so FILE is either a complete backup or untouched. Restore it with `aspen restore`.')
     .requiredOption('--out <file>', 'file to write the backup to')
     .addOption(new Option('--force', 'overwrite --out if it exists'))
     .action(async (o: TargetOptions & { out: string, force?: boolean }) => {
       const out = resolve(io.cwd, o.out)
       if (existsSync(out) && o.force !== true) throw new UsageError(`${out} already exists`, 'pass --force to overwrite it, or choose another --out')
-      const r = await actions.cluster.backup(ctxOf(o), { out })
+      const bar = io.stderr.isTTY && o.json !== true ? await backupProgressBar(io.stderr) : undefined
+      let r
+      try {
+        r = await actions.cluster.backup(ctxOf(o), { out, onProgress: bar?.update })
+      } finally {
+        bar?.stop()
+      }
       if (o.json === true) { printJson(io, r); return }
       printLine(io, `Backup of index ${r.index} written to ${r.path} (${r.bytes} bytes).`)
+      printLine(io, `Restore it with: aspen restore --from ${r.path} --data-dir <new node's data dir>`)
     })
+
+  registerAlarm(cluster, deps, ctxOf)
 }

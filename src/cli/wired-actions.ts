@@ -20,7 +20,7 @@ async function clientFor (ctx: RequestContext): Promise<AspenClient> {
 }
 
 /** Runs `fn` with a connected client and always closes it. */
-async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promise<T>): Promise<T> {
+export async function withClient<T> (ctx: RequestContext, fn: (c: AspenClient) => Promise<T>): Promise<T> {
   const c = await clientFor(ctx)
   try {
     return await fn(c)
@@ -56,6 +56,17 @@ async function runNode (config: NodeConfig, opts: { prettyLogs: boolean }): Prom
   process.off('SIGINT', onSignal)
   log.flush()
   if (node.fatalError !== undefined) throw node.fatalError
+}
+
+/** The cluster id the data dir's config names (derived from its cookie), or null without a readable config. */
+async function clusterIdOf (dataDir: string): Promise<string | null> {
+  try {
+    const { loadConfig } = await import('../node/config.js')
+    const { deriveClusterKeys } = await import('../p2p/index.js')
+    return deriveClusterKeys(loadConfig(dataDir, process.env, {}).cookie).clusterId
+  } catch {
+    return null
+  }
 }
 
 const membership = async (c: AspenClient, method: string, body: unknown, timeoutMs: number): Promise<MembershipChangeResult> =>
@@ -96,7 +107,8 @@ export function wiredActions (): CliActions {
       transferLeader: async (ctx, r) => await withClient(ctx, async c => await c.control('cluster.transferLeader', r, { timeoutMs: ctx.timeoutMs })),
       snapshot: async (ctx) => await withClient(ctx, async c => await c.control('cluster.snapshot', {}, { timeoutMs: ctx.timeoutMs })),
       ticket: async (ctx) => await withClient(ctx, async c => await c.control('cluster.ticket', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })),
-      metrics: async (ctx) => await withClient(ctx, async c => await c.control('cluster.metrics', {}, { timeoutMs: ctx.timeoutMs, idempotent: true }))
+      metrics: async (ctx) => await withClient(ctx, async c => await c.control('cluster.metrics', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })),
+      backup: async (ctx, r) => await withClient(ctx, async c => await c.backup(r.out, { timeoutMs: ctx.timeoutMs, onProgress: r.onProgress, signal: ctx.signal }))
     },
     kv: {
       ...base.kv,
@@ -147,6 +159,19 @@ export function wiredActions (): CliActions {
       list: async (ctx) => await withClient(ctx, async c => await c.leases({ timeoutMs: ctx.timeoutMs })),
       timeToLive: async (ctx, r) => await withClient(ctx, async c => await c.timeToLive(r.id, { keys: r.keys, timeoutMs: ctx.timeoutMs }))
     },
-    ops: base.ops
+    ops: {
+      restore: async (r) => {
+        const { restoreBackup } = await import('../node/restore.js')
+        return await restoreBackup(r.config, r.from, r.force)
+      },
+      recoverInspect: async (r) => {
+        const { inspectDataDir } = await import('../node/recover.js')
+        return await inspectDataDir(r.dataDir, await clusterIdOf(r.dataDir))
+      },
+      recoverForceNewCluster: async (r) => {
+        const { forceNewCluster } = await import('../node/recover.js')
+        return await forceNewCluster(r.config)
+      }
+    }
   }
 }

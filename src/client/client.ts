@@ -10,6 +10,7 @@ import { decodeTxnResponse, decodeWatchAnswer, encodeTxn, encodeWatchRequest } f
 import { ops, prefixEnd, prefixRange } from '../api/kv.js'
 import type { KeyValue, OpResponse, RangeResponse, Txn, TxnResponse } from '../api/kv.js'
 import { AspenError } from '../errors.js'
+import { writeBackup, type BackupOptions, type BackupResult } from './backup.js'
 
 export type ReadConsistency = 'linearizable' | 'lease' | 'stale'
 
@@ -352,6 +353,14 @@ export class AspenClient {
   async control<T> (method: string, body: unknown = {}, opts: { timeoutMs?: number, idempotent?: boolean } = {}): Promise<T> {
     const res = await this.call(method, enc.encode(JSON.stringify(body)), opts)
     return JSON.parse(new TextDecoder().decode(res)) as T
+  }
+
+  /**
+   * Writes a consistent backup of the whole key space (taken by the leader at a committed index) to the file
+   * `out`, atomically: `out` ends up holding the whole checksummed backup or is left as it was.
+   */
+  async backup (out: string, opts: BackupOptions = {}): Promise<BackupResult> {
+    return await writeBackup(this, out, opts)
   }
 
   /** Sends the request to one specific node (by peer id and addresses), e.g. for its own status. */

@@ -12,6 +12,8 @@ import { NotLeaderError, RequestTimeoutError } from './raft-driver.js'
 import type { ReadConsistency } from './kv-service.js'
 import { LeaseKeeper } from './lease-keeper.js'
 import { WatchService } from './watch-service.js'
+import { isSystemKey } from './alarm.js'
+import { BackupSessions } from './backup.js'
 
 /** Client methods (the wire names). */
 export const METHODS = {
@@ -35,7 +37,17 @@ export const METHODS = {
   leaseKeepAlive: 'lease.keepAlive',
   leaseRevoke: 'lease.revoke',
   leaseList: 'lease.list',
-  leaseTimeToLive: 'lease.timeToLive'
+  leaseTimeToLive: 'lease.timeToLive',
+  /** Backups are pulled in pieces: open (JSON header), next (raw chunk bytes; empty = end), close. */
+  backupOpen: 'cluster.backup.open',
+  backupNext: 'cluster.backup.next',
+  backupClose: 'cluster.backup.close',
+  /** sha256 over this node's whole KV table at its applied index (compare replicas, or a restore with its backup). */
+  kvHash: 'node.kvHash',
+  /** Active alarms (NOSPACE) as the node reached has applied them. */
+  alarmList: 'cluster.alarm.list',
+  /** Compacts the node reached, then clears NOSPACE alarms (members still short of space raise theirs again). */
+  alarmDisarm: 'cluster.alarm.disarm'
 } as const
 
 /** No leader could be found (a minority partition, or an election in progress) before the deadline. */
@@ -49,7 +61,9 @@ export class UnknownMethodError extends AspenError {
 }
 
 const LEADER_ONLY = new Set<string>([METHODS.txn, METHODS.addLearner, METHODS.changeMembership, METHODS.remove, METHODS.transferLeader,
-  METHODS.leaseGrant, METHODS.leaseKeepAlive, METHODS.leaseRevoke, METHODS.leaseList, METHODS.leaseTimeToLive])
+  METHODS.leaseGrant, METHODS.leaseKeepAlive, METHODS.leaseRevoke, METHODS.leaseList, METHODS.leaseTimeToLive,
+  // a backup comes from the leader: the freshest committed state, and every piece from the node holding the session
+  METHODS.backupOpen, METHODS.backupNext, METHODS.backupClose])
 
 /** Largest JSON body accepted for control methods. */
 const MAX_JSON_BODY = 64 * 1024
@@ -85,9 +99,10 @@ export class ClientApi {
   readonly watches: WatchService
   /** Lease deadlines and expiry (acting while this node leads). */
   readonly leases: LeaseKeeper
+  private backupSessions: BackupSessions | undefined
 
   constructor (private readonly node: AspenNode) {
-    this.watches = new WatchService(node.store)
+    this.watches = new WatchService(node.store, isSystemKey)
     this.leases = new LeaseKeeper({
       leases: () => node.store.leaseList(),
       lease: (id) => node.store.lease(id),
@@ -188,9 +203,29 @@ export class ClientApi {
     return await conn
   }
 
+  /** The backup sessions of this node, created on first use. */
+  private backups (): BackupSessions {
+    const node = this.node
+    this.backupSessions ??= new BackupSessions({
+      nodeId: node.nodeId,
+      clusterId: node.p2p.clusterId,
+      waitApplied: async (deadline) => {
+        // every write acknowledged before the backup was asked for is committed by now: wait until it is applied
+        const commit = node.rawNode.status().hardState.commit
+        while (node.store.status().applied < commit) {
+          if (performance.now() > deadline) throw new RequestTimeoutError(`node ${node.nodeId} did not apply up to ${commit} in time for the backup`)
+          await new Promise(resolve => setTimeout(resolve, node.config.raft.timing.tickMs))
+        }
+      },
+      openReader: async () => await node.store.openSnapshotReader()
+    })
+    return this.backupSessions
+  }
+
   /** Closes the forwarding connection. */
   async close (): Promise<void> {
     this.leases.stop()
+    await this.backupSessions?.closeAll()
     const c = await this.leaderConn?.conn.catch(() => undefined)
     this.leaderConn = undefined
     await c?.close()
@@ -243,6 +278,11 @@ export class ClientApi {
       }
       case METHODS.nodeInfo: return jsonBody({ nodeId: node.nodeId, peerId: node.identity.peerId.toString(), storeId: node.store.storeId, addrs: node.host.getMultiaddrs().map(String) })
       case METHODS.snapshot: return jsonBody(await node.takeSnapshot())
+      case METHODS.alarmList: return jsonBody({ alarms: await node.alarms.refresh(), space: node.status().space })
+      case METHODS.alarmDisarm: {
+        const r = await node.alarms.disarm()
+        return jsonBody({ cleared: r.cleared, space: r.reading, alarms: node.alarms.list() })
+      }
       case METHODS.clusterInit: return jsonBody(await ctl.init(timeoutMs))
       case METHODS.addLearner: {
         const b = parseJsonBody(call.body)
@@ -260,6 +300,13 @@ export class ClientApi {
         const b = parseJsonBody(call.body)
         return jsonBody(await ctl.transferLeader(b.nodeId === undefined || b.nodeId === null ? undefined : int(b.nodeId, 'nodeId'), timeoutMs))
       }
+      case METHODS.kvHash: return jsonBody(await node.store.kvHash())
+      case METHODS.backupOpen: return jsonBody(await this.backups().open(performance.now() + timeoutMs))
+      case METHODS.backupNext: return await this.backups().next(sessionId(parseJsonBody(call.body).id))
+      case METHODS.backupClose: {
+        await this.backups().close(sessionId(parseJsonBody(call.body).id))
+        return jsonBody({})
+      }
       default:
         throw new UnknownMethodError(`unknown method "${call.method}" (is the client newer than this node?)`)
     }
@@ -274,6 +321,11 @@ function int (x: unknown, what: string): number {
 function intList (x: unknown, what: string): number[] {
   if (!Array.isArray(x)) throw new InvalidRequestError(`${what} must be a list of node ids`)
   return x.map((v, i) => int(v, `${what}[${i}]`))
+}
+
+function sessionId (x: unknown): string {
+  if (typeof x !== 'string' || x.length === 0 || x.length > 64) throw new InvalidRequestError('id must be a backup session id')
+  return x
 }
 
 function optString (x: unknown, what: string): string | undefined {

@@ -32,6 +32,10 @@ export interface KvServiceOptions {
   onRead?: (path: ReadPath) => void
   /** Test-only fault (chaos harness proves it can fail): serve linearizable reads without ReadIndex. */
   unsafeLocalReads?: boolean
+  /** Refuses a client transaction before it is proposed (reserved keys; puts under a NOSPACE alarm). */
+  admit?: (txn: Txn) => void
+  /** Keys the cluster keeps for itself: never returned by reads. */
+  hidden?: (key: Uint8Array) => boolean
 }
 
 /** Turns one applied command result into a response or a typed error. */
@@ -60,6 +64,7 @@ export class KvService {
   /** Runs a transaction through the log; resolves with its response once applied on this node. */
   async txn (txn: Txn, timeoutMs: number): Promise<TxnResponse> {
     validateTxn(txn)
+    this.opts.admit?.(txn)
     const requestId = this.nextRequestId()
     const data = encodeCommand({ requestId, txn })
     if (data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('request is too large', MAX_REQUEST_BYTES, data.length)
@@ -91,13 +96,15 @@ export class KvService {
     }
     this.opts.onRead?.(path)
     const out: OpResponse[] = []
+    const hidden = this.opts.hidden
     for (const op of ops) {
       if (op.type === 'get') {
-        const kv = await this.reader.get(op.key)
+        const kv = hidden?.(op.key) === true ? undefined : await this.reader.get(op.key)
         out.push(kv === undefined ? { type: 'get' } : { type: 'get', kv })
       } else {
         const r = await this.reader.range({ start: op.start, end: op.end, limit: op.limit, keysOnly: op.keysOnly })
-        out.push({ type: 'range', kvs: r.kvs, more: r.more, ...(r.next !== undefined ? { next: r.next } : {}) })
+        const kvs = hidden === undefined ? r.kvs : r.kvs.filter(kv => !hidden(kv.key))
+        out.push({ type: 'range', kvs, more: r.more, ...(r.next !== undefined ? { next: r.next } : {}) })
       }
     }
     return out

@@ -23,6 +23,12 @@ export interface NodeMetrics {
   discoveryPeers: Gauge
   snapshotsSent: Counter
   snapshotsInstalled: Counter
+  /** Raft messages and snapshots refused because their peer may not speak for the node they claim. */
+  raftRejectedPeer: Counter
+  dataBytes: Gauge
+  quotaBytes: Gauge
+  diskFreeBytes: Gauge
+  alarmActive: Gauge<'type'>
 }
 
 /** Creates a node's metrics in a fresh registry (default process metrics included). */
@@ -49,6 +55,11 @@ export function createNodeMetrics (): NodeMetrics {
     p2pDecodeErrors: new Gauge({ name: 'aspen_p2p_decode_errors', help: 'Undecodable or oversized frames', registers: r }),
     discoveryPeers: new Gauge({ name: 'aspen_discovery_peers', help: 'Peers known from cookie discovery', registers: r }),
     snapshotsSent: new Counter({ name: 'aspen_snapshots_sent_total', help: 'Snapshots streamed to followers', registers: r }),
-    snapshotsInstalled: new Counter({ name: 'aspen_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: r })
+    snapshotsInstalled: new Counter({ name: 'aspen_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: r }),
+    raftRejectedPeer: new Counter({ name: 'aspen_raft_rejected_peer_total', help: 'Raft messages and snapshots from peers that may not speak for the node they claim', registers: r }),
+    dataBytes: new Gauge({ name: 'aspen_store_data_bytes', help: 'Bytes of DATA_DIR/raft as last measured by the quota check', registers: r }),
+    quotaBytes: new Gauge({ name: 'aspen_store_quota_bytes', help: 'quota_bytes: above it the node raises the NOSPACE alarm', registers: r }),
+    diskFreeBytes: new Gauge({ name: 'aspen_store_disk_free_bytes', help: 'Free bytes on the device holding the data dir', registers: r }),
+    alarmActive: new Gauge({ name: 'aspen_alarm_active', help: '1 while an alarm of this type is active anywhere in the cluster (NOSPACE: writes are refused)', labelNames: ['type'], registers: r })
   }
 }

@@ -1,13 +1,15 @@
 // A running Aspen node: the seed's recovery flow (config → store → identity → raft state → p2p → rejoin), the
 // driver loop, the client service and graceful stop. Every phase logs one line with its duration.
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { RawNode, MemoryStorage, bootstrapState } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, Message, NodeId } from '../raft/types.js'
 import { RaftStore, NodeRegistry } from '../store/index.js'
 import type { StoreSnapshotMetadata } from '../store/index.js'
+import { prepareStoreFormat } from '../store/format-version.js'
 import { loadOrCreateIdentity, startP2PNode, raftDrops } from '../p2p/index.js'
 import type {
-  AspenHost, Identity, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
+  AspenHost, Identity, InboundPeer, InboundVerdict, PeerAddress, ClientCall, ClientReply, IncomingSnapshot, P2PNode,
   RaftTransport, SnapshotTransport, ClientServer, DiscoveredPeer
 } from '../p2p/index.js'
 import { AspenError } from '../errors.js'
@@ -21,6 +23,9 @@ import { startHttp, type HttpHandle } from '../http/server.js'
 import { ClientApi } from './client-api.js'
 import { ClusterControl } from './cluster-control.js'
 import { encodeSnapshotEnvelope, decodeSnapshotEnvelope } from './snapshot-envelope.js'
+import { AlarmService, DiskFullError, isDiskFull } from './alarm-service.js'
+import { isSystemKey, type Alarm } from './alarm.js'
+import { dirBytes, freeBytes } from './quota.js'
 
 /**
  * The core's storage view after a restart: the log and snapshot from the store, and the configuration as
@@ -36,6 +41,11 @@ class RecoveredStorage extends MemoryStorage {
 /** The data dir belongs to another identity than the key that was loaded. */
 export class PeerIdMismatchError extends AspenError {
   readonly code = 'PEER_ID_MISMATCH'
+}
+
+/** A snapshot came from a peer that may not speak for the node it claims (not a member, or impersonating one). */
+export class UnauthorizedPeerError extends AspenError {
+  readonly code = 'UNAUTHORIZED_PEER'
 }
 
 export interface StartNodeOptions {
@@ -62,6 +72,10 @@ export interface NodeStatus {
   stateHash: { index: number, hash: string }
   membership: { voters: number[], learners: number[], votersOutgoing: number[] }
   members: Array<{ nodeId: number, peerId: string | null, role: 'voter' | 'learner', reachable: boolean, lastContactMs: number | null, lag: number | null, match: number | null }>
+  /** Active cluster alarms (NOSPACE: writes are refused) as this node applied them. */
+  alarms: Alarm[]
+  /** DATA_DIR/raft size and quota as last measured (null before the first check; freeBytes -1 = unknown). */
+  space: { usedBytes: number, freeBytes: number, quotaBytes: number } | null
   peers: Array<{ peerId: string, nodeId: number | null, addrs: string[], lastSeen: number }>
   addrs: string[]
   http?: string
@@ -86,6 +100,7 @@ export class AspenNode {
   kv!: KvService
   control!: ClusterControl
   api!: ClientApi
+  alarms!: AlarmService
   private http: HttpHandle | undefined
   private ticker: NodeJS.Timeout | undefined
   private maintenance: NodeJS.Timeout | undefined
@@ -132,6 +147,7 @@ export class AspenNode {
     const c = this.config
     try {
       for (const w of c.warnings) this.log.warn(w)
+      await this.phase('check store format', async () => await prepareStoreFormat(c.dataDir, { log: (m) => { this.log.warn(m) } }))
       this.store = await this.phase('open store (chain verified)', async () =>
         await RaftStore.open(c.dataDir, { nodeId: c.nodeId, logRetain: c.raft.logRetain, create: true }))
       this.registry = await this.phase('open node registry', async () => await NodeRegistry.open(c.dataDir))
@@ -149,8 +165,12 @@ export class AspenNode {
       this.kv = new KvService(() => this.driver, this.store, {
         nodeId: c.nodeId,
         unsafeLocalReads: c.testing.enabled && c.testing.unsafeLocalReads,
-        onRead: (path) => { this.metrics.reads.inc({ path }) }
+        onRead: (path) => { this.metrics.reads.inc({ path }) },
+        admit: (txn) => { this.alarms.admit(txn) },
+        hidden: isSystemKey
       })
+      this.alarms = this.createAlarmService()
+      this.alarms.start()
       this.control = new ClusterControl(this)
       this.api = new ClientApi(this)
       this.clientServer.setHandler(async (call: ClientCall): Promise<ClientReply> => await this.api.handle(call))
@@ -178,6 +198,37 @@ export class AspenNode {
       await this.closeAll()
       throw err
     }
+  }
+
+  private createAlarmService (): AlarmService {
+    const c = this.config
+    this.metrics.quotaBytes.set(c.quotaBytes)
+    return new AlarmService({
+      memberId: c.nodeId,
+      quotaBytes: c.quotaBytes,
+      store: this.store,
+      driver: () => this.driver,
+      canPropose: () => !this.stopping && this.isMember() && this.driver.leader() !== 0,
+      measure: async () => ({ usedBytes: await dirBytes(join(c.dataDir, 'raft')), freeBytes: await freeBytes(c.dataDir) }),
+      compact: async () => { await this.compactStorage() },
+      requestTimeoutMs: c.requestTimeoutMs,
+      log: { info: (m) => { this.log.info(m) }, warn: (m) => { this.log.warn(m) }, error: (m) => { this.log.error(m) } },
+      onReading: (r, alarms) => {
+        this.metrics.dataBytes.set(r.usedBytes)
+        if (Number.isFinite(r.freeBytes)) this.metrics.diskFreeBytes.set(r.freeBytes)
+        this.metrics.alarmActive.set({ type: 'NOSPACE' }, alarms.some(a => a.type === 'NOSPACE') ? 1 : 0)
+      }
+    })
+  }
+
+  /** Frees disk space: a snapshot (truncates the log), change history up to the applied index, LevelDB compaction. */
+  async compactStorage (): Promise<void> {
+    try {
+      await this.takeSnapshot()
+    } catch (err) {
+      if (!(err instanceof SnapshotBusyError)) throw err
+    }
+    await this.store.compactStorage(this.store.status().applied + 1)
   }
 
   /** Rebuilds the member bindings from the registry's record of applied conf changes. */
@@ -323,6 +374,10 @@ export class AspenNode {
     this.raftTransport.onMessage((msgs, from) => {
       const t = now()
       for (const m of msgs) {
+        if (!this.acceptsFrom(from, m.from)) {
+          this.metrics.raftRejectedPeer.inc()
+          continue
+        }
         if (from.nodeId === undefined && !this.bindings.has(m.from)) this.provisional.set(m.from, { peerId: from.peerId, addrs: [] })
         this.lastContact.set(m.from, t)
         // A wiped data dir (new store UUID) must not vote twice in a term; an empty store has promised nothing
@@ -373,6 +428,22 @@ export class AspenNode {
 
   readonly removedPeers = new Set<string>()
 
+  /**
+   * Whether a Raft message claiming to come from node `claimed` may be stepped, given the peer it arrived on. The
+   * cookie only proves a peer belongs to the deployment, not to this cluster's membership: a bound peer speaks
+   * only for its own node id; an unbound one is heard while this node has no configuration yet (a fresh node
+   * waiting for the leader that adds it), or for an id the configuration lists that no peer is bound to. Anything
+   * else (a non-member, or a peer claiming a member's or our own id) could raise our term, depose the leader or
+   * write into our log, so it is dropped.
+   */
+  private acceptsFrom (from: InboundPeer, claimed: NodeId): boolean {
+    if (from.nodeId !== undefined) return from.nodeId === claimed
+    if (claimed === this.nodeId || this.bindings.has(claimed)) return false
+    const cs = this.rawNode.status().confState
+    if (cs.voters.length === 0 && cs.votersOutgoing.length === 0) return true
+    return cs.voters.includes(claimed) || cs.learners.includes(claimed) || cs.votersOutgoing.includes(claimed) || cs.learnersNext.includes(claimed)
+  }
+
   private send (msgs: Message[]): void {
     const byPeer = new Map<number, Message[]>()
     for (const m of msgs) {
@@ -415,6 +486,10 @@ export class AspenNode {
   /** Installs a snapshot from the leader (crash-safe in the store), then hands the Raft message to the core. */
   private async receiveSnapshot (snap: IncomingSnapshot): Promise<void> {
     const env = decodeSnapshotEnvelope(snap.metadata)
+    if (env.message.to !== this.nodeId || !this.acceptsFrom(snap.from, env.message.from)) {
+      this.metrics.raftRejectedPeer.inc()
+      throw new UnauthorizedPeerError(`snapshot from peer ${snap.from.peerId} claiming node ${env.message.from} refused: not a member it may speak for`)
+    }
     const meta: StoreSnapshotMetadata = env.meta
     const t0 = now()
     if (meta.index > this.store.hardState().commit) {
@@ -532,6 +607,7 @@ export class AspenNode {
     this.metrics.p2pFramesOut.set(this.p2p.metrics.raftFramesOut ?? 0)
     this.metrics.p2pDrops.set(raftDrops(this.p2p.metrics))
     this.metrics.discoveryPeers.set(this.registryCache.size)
+    if (this.alarms !== undefined) this.metrics.alarmActive.set({ type: 'NOSPACE' }, this.alarms.list().some(a => a.type === 'NOSPACE') ? 1 : 0)
   }
 
   /** The node's view of itself and the cluster. */
@@ -571,10 +647,17 @@ export class AspenNode {
       stateHash: this.store.stateHash(),
       membership: { voters: [...cs.voters], learners: [...cs.learners], votersOutgoing: [...cs.votersOutgoing] },
       members,
+      alarms: this.alarms?.list() ?? [],
+      space: this.spaceStatus(),
       peers: [...this.registryCache.entries()].map(([nodeId, r]) => ({ peerId: r.peerId, nodeId, addrs: r.addrs, lastSeen: r.lastSeen })),
       addrs: this.host.getMultiaddrs().map(String),
       ...(this.http !== undefined ? { http: this.http.address } : {})
     }
+  }
+
+  private spaceStatus (): NodeStatus['space'] {
+    const r = this.alarms?.monitor.last
+    return r === undefined ? null : { usedBytes: r.usedBytes, freeBytes: Number.isFinite(r.freeBytes) ? r.freeBytes : -1, quotaBytes: r.quotaBytes }
   }
 
   electionTimeoutMs (): number {
@@ -603,6 +686,12 @@ export class AspenNode {
   // ------------------------------------------------------------------------------------------------ stop
 
   private async fatal (err: unknown): Promise<void> {
+    if (isDiskFull(err)) {
+      // ENOSPC: the store stopped at the failed batch (fail-stop, nothing half-applied); the chain is verified at restart.
+      err = new DiskFullError(`disk full (ENOSPC) writing ${this.config.dataDir}: the node stops without the failed batch. ` +
+        'Free space on the device (or move the data dir), then restart the node; its log is verified at start-up ' +
+        `and it raises the NOSPACE alarm while usage is above quota_bytes (${this.config.quotaBytes}) or the device is nearly full`, { cause: err })
+    }
     this.fatalError = err
     this.log.fatal({ err: errMsg(err) }, `fatal: ${errMsg(err)}; stopping (restart the node: it recovers from its data dir)`)
     await this.stop()
@@ -626,6 +715,7 @@ export class AspenNode {
   private async closeAll (): Promise<void> {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     if (this.maintenance !== undefined) clearInterval(this.maintenance)
+    this.alarms?.stop()
     this.driver?.stop()
     await this.driver?.idle()
     const quiet = async (fn: () => Promise<void> | undefined): Promise<void> => { try { await fn() } catch { /* closing anyway */ } }

@@ -37,7 +37,8 @@ export interface WatchSource {
 export class WatchService {
   private calls = 0
 
-  constructor (private readonly store: WatchSource) {}
+  /** `hidden`: keys the cluster keeps for itself (never shown to clients, as reads do not show them). */
+  constructor (private readonly store: WatchSource, private readonly hidden: (key: Uint8Array) => boolean = () => false) {}
 
   /** Calls being held now. */
   get active (): number {
@@ -88,7 +89,7 @@ export class WatchService {
       }
       if (page.next === next) break
       for (const rev of page.revisions) {
-        const matching = rev.events.filter((e) => inRange(e.kv.key, req.start, req.end))
+        const matching = rev.events.filter((e) => inRange(e.kv.key, req.start, req.end) && !this.hidden(e.kv.key))
         // whole revisions only: a revision's events are never split between answers
         if (events.length > 0 && events.length + matching.length > limit) return { events, next: rev.revision, scanned }
         events.push(...matching)

@@ -76,7 +76,9 @@ export interface ClientServerLimits {
 }
 
 export const DEFAULT_CLIENT_SERVER_LIMITS: ClientServerLimits = {
-  maxInFlightPerStream: 64,
+  // One client connection pipelines all its callers on one stream; a window below the callers' concurrency would
+  // cap the leader's group commit at this many requests per Ready.
+  maxInFlightPerStream: 256,
   maxInFlightBytesPerStream: 16 * 1024 * 1024,
   maxFrameBytes: MAX_FRAME_BYTES,
   maxStreamsPerConnection: 16
@@ -158,15 +160,16 @@ export class ClientServer {
         // The stream is closing; nothing left to regulate.
       }
     }
-    const respond = (frame: Partial<ClientResponseFrame>): void => {
+    // Responses finished in the same turn of the event loop leave in one send: every send costs a yamux frame, a
+    // noise seal and a socket write here, and a window update on the client.
+    const out = new FrameBatcher((data) => {
       if (stream.writeStatus !== 'writable') return
       let ok: boolean
       try {
-        ok = stream.send(encodeFrame(ClientResponseFrame.encode({ version: CLIENT_FRAME_VERSION, ...frame })))
+        ok = stream.send(data)
       } catch {
         return
       }
-      this.metrics.clientResponsesOut++
       if (!ok && !writeBlocked) {
         // The client is not reading its responses: start nothing new and stop reading until it does.
         writeBlocked = true
@@ -175,6 +178,11 @@ export class ClientServer {
           regulate()
         }, () => undefined)
       }
+    })
+    const respond = (frame: Partial<ClientResponseFrame>): void => {
+      if (stream.writeStatus !== 'writable') return
+      out.push(encodeFrame(ClientResponseFrame.encode({ version: CLIENT_FRAME_VERSION, ...frame })))
+      this.metrics.clientResponsesOut++
     }
     const start = (req: ClientRequestFrame): void => {
       inFlight++
@@ -256,10 +264,21 @@ export class ClientConnection {
   private readonly maxInFlight: number
   private readonly metrics: P2PMetrics
   private readonly closeListeners: Array<(err?: Error) => void> = []
+  /** Requests issued in the same turn of the event loop leave in one send (see FrameBatcher). */
+  private readonly out: FrameBatcher
 
   constructor (private readonly stream: Stream, readonly peerId: string, opts: ClientConnectionOptions = {}) {
     this.maxInFlight = opts.maxInFlight ?? 1024
     this.metrics = opts.metrics ?? createP2PMetrics()
+    this.out = new FrameBatcher((data) => {
+      if (this.closedError !== undefined) return
+      try {
+        // A false return only means the stream is buffering; each request's deadline bounds the wait.
+        this.stream.send(data)
+      } catch (e) {
+        this.fail(new ConnectionClosedError(`cannot send to ${this.peerId}: ${errText(e)}`, { cause: e }))
+      }
+    })
     attachFrameReader(stream, opts.maxFrameBytes ?? MAX_FRAME_BYTES, {
       onFrame: (payload) => {
         const res = decodeResponse(payload)
@@ -333,13 +352,8 @@ export class ClientConnection {
         timer
       })
       opts.signal?.addEventListener('abort', onAbort)
-      try {
-        // A false return only means the stream is buffering; the deadline bounds the wait.
-        this.stream.send(frame)
-        this.metrics.clientRequestsOut++
-      } catch (e) {
-        settle(new ConnectionClosedError(`cannot send to ${this.peerId}: ${errText(e)}`, { cause: e }))
-      }
+      this.out.push(frame)
+      this.metrics.clientRequestsOut++
     })
   }
 
@@ -364,6 +378,41 @@ export class ClientConnection {
         // listeners must not break shutdown
       }
     }
+  }
+}
+
+/** Bytes queued before a batch is sent at once instead of at the end of the turn. */
+const MAX_BATCH_BYTES = 1024 * 1024
+
+/**
+ * Coalesces frames pushed during one turn of the event loop into one write (setImmediate: everything produced
+ * while handling the current batch of I/O goes together). Order is kept; a batch over MAX_BATCH_BYTES leaves at once.
+ */
+class FrameBatcher {
+  private frames: Uint8Array[] = []
+  private bytes = 0
+  private scheduled = false
+
+  constructor (private readonly write: (data: Uint8Array) => void) {}
+
+  push (frame: Uint8Array): void {
+    this.frames.push(frame)
+    this.bytes += frame.byteLength
+    if (this.bytes >= MAX_BATCH_BYTES) { this.flush(); return }
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.flush()
+    })
+  }
+
+  private flush (): void {
+    if (this.frames.length === 0) return
+    const data = this.frames.length === 1 ? this.frames[0] : Buffer.concat(this.frames, this.bytes)
+    this.frames = []
+    this.bytes = 0
+    this.write(data)
   }
 }
 

@@ -298,6 +298,11 @@ export class SnapshotTransport {
         ended = true
         if (err !== undefined) progress.fail(new SnapshotTransferError(`snapshot stream from ${peerId} broke: ${err.message}`))
         else progress.notify()
+        if (offer === undefined) {
+          // No offer, so no handler will ever close the stream: close it here, or it stays half-open for good.
+          this.streams.delete(stream)
+          if (stream.status === 'open') stream.close({ signal: AbortSignal.timeout(this.limits.dialTimeoutMs) }).catch(() => { stream.abort(new Error('snapshot stream closed')) })
+        }
       }
     })
     const sendAck = (status: SnapshotAckStatus, seq: number, errorMessage = ''): void => {

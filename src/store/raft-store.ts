@@ -1148,6 +1148,28 @@ export class RaftStore {
   }
 
   /**
+   * Frees disk space after deletes (the NOSPACE alarm's compaction): drops change events below `eventsFloor`
+   * (clamped to applied + 1; a watch resuming below it gets COMPACTED) in one synced batch, then has LevelDB
+   * compact every table so deleted and overwritten records leave the files. A failed compaction is reported, not
+   * fatal: it changes no data.
+   */
+  async compactStorage (eventsFloor: number): Promise<void> {
+    await this.exclusive(async () => {
+      const floor = Math.min(eventsFloor, this.applied.index + 1)
+      if (floor <= this.eventsFloor) return
+      const b = Buffer.allocUnsafe(8)
+      writeU64(b, 0, floor)
+      await this.write([{ type: 'put', key: META.eventsFloor, value: b }], true)
+      const old = this.eventsFloor
+      this.eventsFloor = floor
+      await this.cleanup(async () => { await this.db.clear({ gte: eventKey(old), lt: eventKey(floor) }) })
+    })
+    this.usable()
+    // outside the writer queue: LevelDB compacts beside concurrent writes, and this may take a while
+    await this.db.compactRange(Buffer.of(0x00), Buffer.alloc(16, 0xff))
+  }
+
+  /**
    * Opens a reader over the applied state: its metadata and its chunks come from one LevelDB snapshot, so they
    * agree. The metadata is at the applied index when this is called (≥ the last createSnapshot index).
    */

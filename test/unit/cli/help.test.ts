@@ -11,6 +11,7 @@ const COMMANDS: readonly string[][] = [
   ['cluster'], ['cluster', 'init'], ['cluster', 'status'], ['cluster', 'health'], ['cluster', 'add-learner'],
   ['cluster', 'promote'], ['cluster', 'change-membership'], ['cluster', 'remove'], ['cluster', 'transfer-leader'],
   ['cluster', 'snapshot'], ['cluster', 'ticket'], ['cluster', 'metrics'], ['cluster', 'backup'],
+  ['cluster', 'alarm'], ['cluster', 'alarm', 'list'], ['cluster', 'alarm', 'disarm'],
   ['kv'], ['kv', 'put'], ['kv', 'get'], ['kv', 'del'], ['kv', 'scan'], ['kv', 'cas'], ['kv', 'txn'], ['kv', 'watch'],
   ['lease'], ['lease', 'grant'], ['lease', 'keep-alive'], ['lease', 'revoke'], ['lease', 'list'], ['lease', 'time-to-live'],
   ['restore'], ['recover']
