@@ -83,7 +83,7 @@ export interface LeaseStatus {
 }
 
 /** Codes after which a watch poll is retried on another member. */
-const WATCH_RETRY_CODES = new Set(['NOT_MEMBER', 'STOPPING', 'UNAVAILABLE', 'OVERLOADED', 'TIMEOUT', 'INTERNAL', 'CONNECTION_CLOSED'])
+const WATCH_RETRY_CODES = new Set(['NOT_MEMBER', 'NO_QUORUM', 'NOT_LEADER', 'STOPPING', 'UNAVAILABLE', 'OVERLOADED', 'TIMEOUT', 'INTERNAL', 'CONNECTION_CLOSED'])
 
 /** Transport failures (timeouts, closed connections) surface as ClusterError with the transport's code. */
 function asClusterError (err: unknown): AspenError {

@@ -253,6 +253,8 @@ export class ClientApi {
         return encodeTxnResponse({ succeeded: true, revision: node.store.status().applied, responses })
       }
       case METHODS.watch: {
+        // a node that knows no leader may be cut off from new revisions: send the watcher to another member
+        if (node.driver.leader() === 0) throw new NoQuorumError(`node ${node.nodeId} knows no leader (partitioned, or an election is running); watch from another member`)
         const answer = await this.watches.poll(decodeWatchRequest(call.body), Math.max(0, timeoutMs - 50), call.signal)
         return encodeWatchAnswer(answer)
       }
