@@ -85,7 +85,8 @@ describe('leases (real processes)', { timeout: 180_000 }, () => {
       assert.equal(await client.get('rv/2'), undefined)
 
       const { ticket } = await client.control<{ ticket: string }>('cluster.ticket', {}, { idempotent: true })
-      const t = ['--ticket', ticket]
+      // a generous deadline: these are processes on a shared, often loaded machine
+      const t = ['--ticket', ticket, '--timeout', '20000']
       const granted = await cluster.cli(['lease', 'grant', '600', '--json', ...t])
       assert.equal(granted.code, 0, granted.stderr)
       const leaseId = (JSON.parse(granted.stdout) as { id: number }).id
@@ -112,10 +113,10 @@ describe('leases (real processes)', { timeout: 180_000 }, () => {
 
   it('killing the leader right after a keep-alive does not end the lease before its TTL', async () => {
     await cluster.explain(async () => {
-      const ttlS = 4
+      const ttlS = 5
+      const leader = await cluster.leader()
       const { id } = await client.grantLease(ttlS)
       await client.put('fo/k', 'v', { lease: id })
-      const leader = await cluster.leader()
       await client.keepAlive(id)
       const promisedUntil = performance.now() + ttlS * 1000
       await cluster.kill(leader)

@@ -83,7 +83,7 @@ describe('watch (real processes)', { timeout: 180_000 }, () => {
       const from = (await client.put('cli/a', 'x')).revision
       await client.put('cli/b', 'y')
       const { ticket } = await client.control<{ ticket: string }>('cluster.ticket', {}, { idempotent: true })
-      const p = spawn(NODE_BIN, [CLI, 'kv', 'watch', 'cli/', '--from-revision', String(from), '--json', '--ticket', ticket], {
+      const p = spawn(NODE_BIN, [CLI, 'kv', 'watch', 'cli/', '--from-revision', String(from), '--json', '--ticket', ticket, '--timeout', '20000'], {
         stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASPEN_COOKIE: cluster.cookie }
       })
       let out = ''
