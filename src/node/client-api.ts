@@ -104,7 +104,7 @@ export class ClientApi {
   constructor (private readonly node: AspenNode) {
     this.watches = new WatchService(node.store, isSystemKey)
     this.leases = new LeaseKeeper({
-      leases: () => node.store.leaseList(),
+      leases: () => node.store.leaseValues(),
       lease: (id) => node.store.lease(id),
       leaderTerm: () => {
         const st = node.rawNode.status()

@@ -14,8 +14,8 @@ export const LEASE_CHECK_INTERVAL_MS = 100
 
 /** What the keeper needs of the node. */
 export interface LeaseKeeperDeps {
-  /** The leases as of the applied index. */
-  leases (): LeaseInfo[]
+  /** The leases as of the applied index (any order; read during one call only). */
+  leases (): Iterable<Readonly<LeaseInfo>>
   lease (id: number): LeaseInfo | undefined
   /** This node's term while it is the leader; undefined otherwise. */
   leaderTerm (): number | undefined
@@ -172,10 +172,10 @@ export class LeaseKeeper {
   /** Every lease with its remaining time. */
   list (): LeaseStatus[] {
     this.requireLeader()
-    return this.deps.leases().map((l) => this.view(l))
+    return [...this.deps.leases()].map((l) => this.view(l)).sort((a, b) => a.id - b.id)
   }
 
-  private view (l: LeaseInfo): LeaseStatus {
+  private view (l: Readonly<LeaseInfo>): LeaseStatus {
     const deadline = this.deadlines.get(l.id)
     const remainingMs = l.revoking || this.ending.has(l.id) || deadline === undefined ? 0 : Math.max(0, Math.round(deadline - this.deps.now()))
     return { id: l.id, ttlSeconds: l.ttlSeconds, grantRevision: l.grantRevision, remainingMs }
