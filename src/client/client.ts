@@ -150,7 +150,8 @@ export class AspenClient {
       if (c !== undefined && !c.closed) return c
       pool.delete(peer.peerId)
     }
-    const p = openClientConnection(this.host, peer, { dialTimeoutMs: Math.min(timeoutMs, 5000) })
+    // the dial gets the request's deadline (up to 15 s): a loaded machine may need more than a few seconds
+    const p = openClientConnection(this.host, peer, { dialTimeoutMs: Math.min(timeoutMs, 15_000) })
     pool.set(peer.peerId, p)
     p.catch(() => { if (pool.get(peer.peerId) === p) pool.delete(peer.peerId) })
     return await p
