@@ -91,9 +91,9 @@ describe('watch (real processes)', { timeout: 180_000 }, () => {
       p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
       p.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
       const exit = new Promise<number | null>(resolve => p.on('exit', resolve))
-      await waitFor('two watch lines', () => out.split('\n').filter(l => l !== '').length >= 2, 15_000)
+      await waitFor('two watch lines', () => out.split('\n').filter(l => l !== '').length >= 2, 60_000)
       await client.del('cli/a')
-      await waitFor('the delete line', () => out.split('\n').filter(l => l !== '').length >= 3, 10_000)
+      await waitFor('the delete line', () => out.split('\n').filter(l => l !== '').length >= 3, 30_000)
       p.kill('SIGINT')
       assert.equal(await exit, 0, err)
       const lines = out.trim().split('\n').map(l => JSON.parse(l) as { type: string, key: string, value?: string })
@@ -141,7 +141,7 @@ describe('watch (real processes)', { timeout: 180_000 }, () => {
 
   it('survives SIGKILL of the node it is connected to (the leader): resumes on another member, no gap, no repeat', async () => {
     await cluster.explain(async () => {
-      const leader = await cluster.leader()
+      const leader = await cluster.leader(30_000)
       const infos = [leader, ...[1, 2, 3, 4].filter(id => id !== leader)].map(id => cluster.runInfo(id)).filter(i => i !== undefined)
       // the watcher's ticket names the leader first, so that is the node it polls
       const ticket = encodeTicket({ clusterId: infos[0].clusterId, peers: infos.map(i => ({ peerId: i.peerId, addrs: i.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).slice(0, 8) })) })
