@@ -9,6 +9,7 @@ import type { AspenHost, ClientConnection, ClientResponse, PeerAddress } from '.
 import { decodeTxnResponse, decodeWatchAnswer, encodeTxn, encodeWatchRequest } from '../api/codec.js'
 import { ops, prefixEnd, prefixRange } from '../api/kv.js'
 import type { KeyValue, OpResponse, RangeResponse, Txn, TxnResponse } from '../api/kv.js'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { AspenError } from '../errors.js'
 import { writeBackup, type BackupOptions, type BackupResult } from './backup.js'
 
@@ -174,8 +175,22 @@ export class AspenClient {
     throw new UnreachableError(`no node of the cluster answered (${order.length} tried): ${last instanceof Error ? last.message : String(last)}`)
   }
 
-  /** Sends one request, following leader hints; `idempotent` requests are retried on other nodes on connection loss. */
+  /**
+   * Sends one request, following leader hints; `idempotent` requests are retried on other nodes on connection loss.
+   * A failure is reported only after the event loop turned once: some failures (a stopped host, a full dial queue)
+   * settle through promises alone, and a caller retrying in a loop would otherwise starve every timer and socket
+   * of the process, including the ones that would end the failure.
+   */
   async call (method: string, body: Uint8Array, opts: { timeoutMs?: number, idempotent?: boolean } = {}): Promise<Uint8Array> {
+    try {
+      return await this.send(method, body, opts)
+    } catch (err) {
+      await yieldToEventLoop()
+      throw err
+    }
+  }
+
+  private async send (method: string, body: Uint8Array, opts: { timeoutMs?: number, idempotent?: boolean }): Promise<Uint8Array> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs
     const deadline = performance.now() + timeoutMs
     let target: PeerAddress | undefined
