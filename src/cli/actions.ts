@@ -184,8 +184,8 @@ export interface ClusterActions {
 }
 
 export interface KvActions {
-  /** ttlS: expire the key after this many seconds (needs leases). */
-  put (ctx: RequestContext, req: { key: Uint8Array, value: Uint8Array, ttlS?: number }): Promise<{ revision: number }>
+  /** ttlS: grant a lease of that many seconds and attach the key to it; lease: attach to this existing lease. */
+  put (ctx: RequestContext, req: { key: Uint8Array, value: Uint8Array, ttlS?: number, lease?: number }): Promise<{ revision: number, lease?: number }>
   /** undefined when the key does not exist. */
   get (ctx: RequestContext, req: { key: Uint8Array, consistency: Consistency }): Promise<KeyValue | undefined>
   del (ctx: RequestContext, req: { key: Uint8Array }): Promise<{ deleted: number, revision: number }>
@@ -197,6 +197,26 @@ export interface KvActions {
   txn (ctx: RequestContext, txn: Txn): Promise<TxnResponse>
   /** Calls onEvent for each change under the prefix until ctx.signal aborts (then resolves). */
   watch (ctx: RequestContext, req: { prefix: Uint8Array, fromRevision?: number, onEvent: (ev: WatchEvent) => void }): Promise<void>
+}
+
+/** A lease as the leader reports it. */
+export interface LeaseView {
+  readonly id: number
+  readonly ttlSeconds: number
+  readonly grantRevision: number
+  /** Milliseconds until the leader ends it. */
+  readonly remainingMs: number
+  /** Attached keys (base64), when asked for. */
+  readonly keys?: readonly string[]
+}
+
+export interface LeaseActions {
+  grant (ctx: RequestContext, req: { ttlSeconds: number, id?: number }): Promise<{ id: number, ttlSeconds: number }>
+  /** once: one keep-alive; else one every TTL/3 until ctx.signal aborts, calling onRenew after each. */
+  keepAlive (ctx: RequestContext, req: { id: number, once: boolean, onRenew: (r: { id: number, ttlSeconds: number }) => void }): Promise<void>
+  revoke (ctx: RequestContext, req: { id: number }): Promise<{ id: number, deleted: number }>
+  list (ctx: RequestContext): Promise<LeaseView[]>
+  timeToLive (ctx: RequestContext, req: { id: number, keys: boolean }): Promise<LeaseView>
 }
 
 export interface OpsActions {
@@ -223,6 +243,7 @@ export interface CliActions {
   readonly cluster: ClusterActions
   readonly kv: KvActions
   readonly ops: OpsActions
+  readonly lease: LeaseActions
 }
 
 function notWired (command: string): () => Promise<never> {
@@ -256,6 +277,13 @@ export function notWiredActions (): CliActions {
       cas: notWired('kv cas'),
       txn: notWired('kv txn'),
       watch: notWired('kv watch')
+    },
+    lease: {
+      grant: notWired('lease grant'),
+      keepAlive: notWired('lease keep-alive'),
+      revoke: notWired('lease revoke'),
+      list: notWired('lease list'),
+      timeToLive: notWired('lease time-to-live')
     },
     ops: {
       restore: notWired('restore'),

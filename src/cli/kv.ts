@@ -4,9 +4,9 @@
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { type Command, Option } from 'commander'
-import { MAX_KEY_BYTES, MAX_REQUEST_BYTES, MAX_VALUE_BYTES } from '../api/limits.js'
+import { MAX_KEY_BYTES, MAX_LEASE_TTL_SECONDS, MAX_REQUEST_BYTES, MAX_VALUE_BYTES } from '../api/limits.js'
 import type { Consistency } from './actions.js'
-import { CompareFailedError, EXIT, KeyNotFoundError, UsageError } from './errors.js'
+import { CliFailure, CompareFailedError, EXIT, KeyNotFoundError, UsageError } from './errors.js'
 import {
   humanBytes, kvJson, printJson, printJsonLine, printLine, txnResponseJson, txnResponseLines, watchEventJson, watchEventLine
 } from './format.js'
@@ -55,15 +55,17 @@ export function registerKv (program: Command, deps: CliDeps, state: RunState): v
     .argument('<key>', 'key to set')
     .argument('[value]', 'value as text (omit to use --file or stdin)')
     .addOption(new Option('--file <file>', 'read the value from FILE ("-" = stdin)'))
-    .addOption(new Option('--ttl <seconds>', 'delete the key after this many seconds (lease)').argParser(positiveInt(365 * 24 * 3600)))
+    .addOption(new Option('--ttl <seconds>', 'grant a lease of this many seconds and attach the key: it is deleted when the lease expires')
+      .argParser(positiveInt(MAX_LEASE_TTL_SECONDS)).conflicts('lease'))
+    .addOption(new Option('--lease <id>', 'attach the key to this lease (from `aspen lease grant`)').argParser(positiveInt()))
     .addHelpText('after', '\nExamples:\n  aspen kv put --data-dir ./n1 greeting hello\n  aspen kv put --data-dir ./n1 logo --file logo.png\n' +
       '  tar c dir | aspen kv put --data-dir ./n1 archive')
-    .action(async (key: string, valueArg: string | undefined, o: TargetOptions & { file?: string, ttl?: number }) => {
+    .action(async (key: string, valueArg: string | undefined, o: TargetOptions & { file?: string, ttl?: number, lease?: number }) => {
       const k = keyArg(key)
       const value = await readValue(io, { arg: valueArg, file: o.file, maxBytes: MAX_VALUE_BYTES, what: 'value' })
-      const r = await actions.kv.put(requestContext(io, o, state.secrets), { key: k, value, ttlS: o.ttl })
+      const r = await actions.kv.put(requestContext(io, o, state.secrets), { key: k, value, ttlS: o.ttl, ...(o.lease !== undefined ? { lease: o.lease } : {}) })
       if (o.json === true) printJson(io, r)
-      else printLine(io, `OK (revision ${r.revision})`)
+      else printLine(io, `OK (revision ${r.revision}${r.lease !== undefined ? `, lease ${r.lease}` : ''})`)
     })
 
   sub('get', 'print the value of a key (exit 3 if it does not exist)',
@@ -152,8 +154,9 @@ export function registerKv (program: Command, deps: CliDeps, state: RunState): v
     })
 
   sub('watch', 'print changes under a prefix as they happen, until interrupted',
-    'Print every put and delete of a key starting with PREFIX as it is applied, until Ctrl-C. With ' +
-    '--from-revision R, first replay the changes since revision R (if still in the log).')
+    'Print every put and delete of a key starting with PREFIX as it is applied, in revision order, until Ctrl-C. ' +
+    'With --from-revision R, first replay the changes since revision R (if still retained; else exit 1 naming the ' +
+    'oldest revision available). If the node serving the watch stops, it continues on another member with no gap.')
     .argument('<prefix>', 'key prefix ("" for every key)')
     .addOption(new Option('--from-revision <r>', 'replay changes from this revision on').argParser(nonNegativeInt()))
     .action(async (prefix: string, o: TargetOptions & { fromRevision?: number }) => {
@@ -169,6 +172,11 @@ export function registerKv (program: Command, deps: CliDeps, state: RunState): v
       } catch (e) {
         // Ctrl-C is how a watch ends; it is not a failure.
         if (ctx.signal.aborted) return
+        const oldest = (e as { oldestRevision?: unknown }).oldestRevision
+        if ((e as { code?: unknown }).code === 'COMPACTED' && typeof oldest === 'number') {
+          throw new CliFailure(`revision ${o.fromRevision ?? 0} is no longer kept (compacted); the oldest available is ${oldest}`,
+            `read the current keys with \`aspen kv scan\`, then watch with --from-revision ${oldest} or later`)
+        }
         throw e
       }
     })

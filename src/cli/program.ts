@@ -11,6 +11,7 @@ import { EXIT, exitCodeFor, formatErrorLine } from './errors.js'
 import { registerInit } from './init.js'
 import type { CliIo } from './io.js'
 import { registerKv } from './kv.js'
+import { registerLease } from './lease.js'
 import { EXIT_CODES_HELP } from './options.js'
 import { registerOps } from './ops.js'
 import { registerStart } from './start.js'
@@ -89,6 +90,7 @@ export function buildProgram (deps: CliDeps, state: RunState): Command {
   registerStart(program, deps, state)
   registerCluster(program, deps, state)
   registerKv(program, deps, state)
+  registerLease(program, deps, state)
   registerOps(program, deps, state)
   return program
 }

@@ -112,7 +112,11 @@ export function wiredActions (): CliActions {
     },
     kv: {
       ...base.kv,
-      put: async (ctx, r) => await withClient(ctx, async c => await c.put(r.key, r.value, { timeoutMs: ctx.timeoutMs })),
+      put: async (ctx, r) => await withClient(ctx, async c => {
+        const lease = r.ttlS !== undefined ? (await c.grantLease(r.ttlS, { timeoutMs: ctx.timeoutMs })).id : r.lease
+        const p = await c.put(r.key, r.value, { timeoutMs: ctx.timeoutMs, lease })
+        return lease !== undefined ? { ...p, lease } : p
+      }),
       get: async (ctx, r) => await withClient(ctx, async c => await c.get(r.key, { consistency: r.consistency, timeoutMs: ctx.timeoutMs })),
       del: async (ctx, r) => await withClient(ctx, async c => await c.del(r.key, { timeoutMs: ctx.timeoutMs })),
       scan: async (ctx, r) => await withClient(ctx, async c => {
@@ -129,7 +133,31 @@ export function wiredActions (): CliActions {
         return { kvs, more }
       }),
       cas: async (ctx, r) => await withClient(ctx, async c => await c.cas(r.key, r.expected, r.value, { timeoutMs: ctx.timeoutMs })),
-      txn: async (ctx, txn) => await withClient(ctx, async c => await c.txn(txn, { timeoutMs: ctx.timeoutMs }))
+      txn: async (ctx, txn) => await withClient(ctx, async c => await c.txn(txn, { timeoutMs: ctx.timeoutMs })),
+      watch: async (ctx, r) => await withClient(ctx, async c => {
+        for await (const ev of c.watch(r.prefix, { fromRevision: r.fromRevision === 0 ? undefined : r.fromRevision, signal: ctx.signal })) {
+          const { type, ...kv } = ev
+          r.onEvent({ type, kv })
+        }
+      })
+    },
+    lease: {
+      grant: async (ctx, r) => await withClient(ctx, async c => await c.grantLease(r.ttlSeconds, { id: r.id, timeoutMs: ctx.timeoutMs })),
+      keepAlive: async (ctx, r) => await withClient(ctx, async c => {
+        while (true) {
+          const k = await c.keepAlive(r.id, { timeoutMs: ctx.timeoutMs })
+          r.onRenew(k)
+          if (r.once) return
+          await new Promise<void>(resolve => {
+            const t = setTimeout(resolve, Math.max(200, k.ttlSeconds * 1000 / 3))
+            ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+          })
+          if (ctx.signal.aborted) return
+        }
+      }),
+      revoke: async (ctx, r) => await withClient(ctx, async c => await c.revokeLease(r.id, { timeoutMs: ctx.timeoutMs })),
+      list: async (ctx) => await withClient(ctx, async c => await c.leases({ timeoutMs: ctx.timeoutMs })),
+      timeToLive: async (ctx, r) => await withClient(ctx, async c => await c.timeToLive(r.id, { keys: r.keys, timeoutMs: ctx.timeoutMs }))
     },
     ops: {
       restore: async (r) => {

@@ -6,8 +6,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost, deriveClusterKeys, openClientConnection, parseTicket } from '../p2p/index.js'
 import type { AspenHost, ClientConnection, ClientResponse, PeerAddress } from '../p2p/index.js'
-import { decodeTxnResponse, encodeTxn } from '../api/codec.js'
-import { ops, prefixRange } from '../api/kv.js'
+import { decodeTxnResponse, decodeWatchAnswer, encodeTxn, encodeWatchRequest } from '../api/codec.js'
+import { ops, prefixEnd, prefixRange } from '../api/kv.js'
 import type { KeyValue, OpResponse, RangeResponse, Txn, TxnResponse } from '../api/kv.js'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { AspenError } from '../errors.js'
@@ -46,6 +46,46 @@ const enc = new TextEncoder()
 export type Bytes = Uint8Array | string
 const bytes = (b: Bytes): Uint8Array => typeof b === 'string' ? enc.encode(b) : b
 
+/** A watch asked for revisions the cluster no longer keeps; resume from `oldestRevision` (after re-reading the state). */
+export class WatchCompactedError extends AspenError {
+  readonly code = 'COMPACTED'
+  constructor (readonly requestedRevision: number, readonly oldestRevision: number) {
+    super(`revision ${requestedRevision} is compacted; the oldest revision still available is ${oldestRevision}: re-read the keys, then watch from there`)
+  }
+}
+
+/** One change seen by a watch. A delete carries the key, `modRevision` = the deleting revision, and zeros elsewhere. */
+export interface WatchEvent extends KeyValue {
+  type: 'put' | 'delete'
+}
+
+export interface WatchOptions {
+  /** First revision to report (default: the next one, i.e. only changes from now on). */
+  fromRevision?: number
+  /** Watch exactly this key instead of every key with this prefix. */
+  exact?: boolean
+  /** Ends the watch (the iterator then finishes without an error). */
+  signal?: AbortSignal
+  /** How long a node may hold one poll when nothing changes (default 10 s). */
+  pollMs?: number
+  /** Give up with UnreachableError after this long without any node answering (default 30 s). */
+  reconnectTimeoutMs?: number
+}
+
+/** A lease as the leader reports it. */
+export interface LeaseStatus {
+  id: number
+  ttlSeconds: number
+  grantRevision: number
+  /** Milliseconds until the leader ends it (never less than promised by the last keep-alive). */
+  remainingMs: number
+  /** Keys attached (base64), when asked for. */
+  keys?: string[]
+}
+
+/** Codes after which a watch poll is retried on another member. */
+const WATCH_RETRY_CODES = new Set(['NOT_MEMBER', 'NO_QUORUM', 'NOT_LEADER', 'STOPPING', 'UNAVAILABLE', 'OVERLOADED', 'TIMEOUT', 'INTERNAL', 'CONNECTION_CLOSED'])
+
 /** Transport failures (timeouts, closed connections) surface as ClusterError with the transport's code. */
 function asClusterError (err: unknown): AspenError {
   if (err instanceof ClusterError || err instanceof UnreachableError) return err
@@ -59,6 +99,8 @@ const MAX_REDIRECTS = 3
 /** A connection to an Aspen cluster. */
 export class AspenClient {
   private readonly conns = new Map<string, Promise<ClientConnection>>()
+  /** Separate streams for watch polls, so held polls never delay other requests. */
+  private readonly watchConns = new Map<string, Promise<ClientConnection>>()
   private preferred: string | undefined
 
   private constructor (private readonly host: AspenHost, private readonly peers: PeerAddress[], readonly timeoutMs: number) {}
@@ -93,24 +135,26 @@ export class AspenClient {
 
   /** Closes every stream and the host. */
   async close (): Promise<void> {
-    for (const p of this.conns.values()) {
+    for (const p of [...this.conns.values(), ...this.watchConns.values()]) {
       const c = await p.catch(() => undefined)
       await c?.close().catch(() => {})
     }
     this.conns.clear()
+    this.watchConns.clear()
     await this.host.stop()
   }
 
-  private async connectTo (peer: PeerAddress, timeoutMs: number): Promise<ClientConnection> {
-    const cached = this.conns.get(peer.peerId)
+  private async connectTo (peer: PeerAddress, timeoutMs: number, pool = this.conns): Promise<ClientConnection> {
+    const cached = pool.get(peer.peerId)
     if (cached !== undefined) {
       const c = await cached.catch(() => undefined)
       if (c !== undefined && !c.closed) return c
-      this.conns.delete(peer.peerId)
+      pool.delete(peer.peerId)
     }
-    const p = openClientConnection(this.host, peer, { dialTimeoutMs: Math.min(timeoutMs, 5000) })
-    this.conns.set(peer.peerId, p)
-    p.catch(() => { if (this.conns.get(peer.peerId) === p) this.conns.delete(peer.peerId) })
+    // the dial gets the request's deadline (up to 15 s): a loaded machine may need more than a few seconds
+    const p = openClientConnection(this.host, peer, { dialTimeoutMs: Math.min(timeoutMs, 15_000) })
+    pool.set(peer.peerId, p)
+    p.catch(() => { if (pool.get(peer.peerId) === p) pool.delete(peer.peerId) })
     return await p
   }
 
@@ -192,10 +236,100 @@ export class AspenClient {
     return decodeTxnResponse(await this.call('kv.txn', encodeTxn(txn), opts))
   }
 
-  /** Puts `value` under `key`; resolves with the revision it was applied at. */
-  async put (key: Bytes, value: Bytes, opts: { timeoutMs?: number } = {}): Promise<{ revision: number }> {
-    const r = await this.txn(ops.put(bytes(key), bytes(value)), opts)
+  /** Puts `value` under `key` (attached to `lease` when given); resolves with the revision it was applied at. */
+  async put (key: Bytes, value: Bytes, opts: { timeoutMs?: number, lease?: number } = {}): Promise<{ revision: number }> {
+    const r = await this.txn(ops.put(bytes(key), bytes(value), opts.lease !== undefined && opts.lease !== 0 ? { lease: opts.lease } : {}), opts)
     return { revision: r.revision }
+  }
+
+  /** Grants a lease of `ttlSeconds` (id chosen by the cluster unless given); keys put with it go when it expires. */
+  async grantLease (ttlSeconds: number, opts: { id?: number, timeoutMs?: number } = {}): Promise<{ id: number, ttlSeconds: number }> {
+    return await this.control('lease.grant', { ttlSeconds, id: opts.id ?? 0 }, { timeoutMs: opts.timeoutMs })
+  }
+
+  /** Restarts the TTL of lease `id` on the leader (ClusterError LEASE_NOT_FOUND once it expired or was revoked). */
+  async keepAlive (id: number, opts: { timeoutMs?: number } = {}): Promise<{ id: number, ttlSeconds: number }> {
+    return await this.control('lease.keepAlive', { id }, { timeoutMs: opts.timeoutMs, idempotent: true })
+  }
+
+  /** Ends lease `id` now and deletes its keys. */
+  async revokeLease (id: number, opts: { timeoutMs?: number } = {}): Promise<{ id: number, deleted: number }> {
+    return await this.control('lease.revoke', { id }, { timeoutMs: opts.timeoutMs })
+  }
+
+  /** Every lease with its remaining time (as the leader sees it). */
+  async leases (opts: { timeoutMs?: number } = {}): Promise<LeaseStatus[]> {
+    return (await this.control<{ leases: LeaseStatus[] }>('lease.list', {}, { timeoutMs: opts.timeoutMs, idempotent: true })).leases
+  }
+
+  /** Lease `id` with its remaining time (and up to 1000 attached keys, base64, with `keys`). */
+  async timeToLive (id: number, opts: { keys?: boolean, timeoutMs?: number } = {}): Promise<LeaseStatus> {
+    return await this.control('lease.timeToLive', { id, keys: opts.keys === true }, { timeoutMs: opts.timeoutMs, idempotent: true })
+  }
+
+  /** Adds the members the cluster reports (with the addresses discovery found) to the nodes this client may use. */
+  private async learnMembers (): Promise<void> {
+    try {
+      const st = await this.control<StatusPeers>('cluster.status', {}, { idempotent: true })
+      const members = new Set((st.members ?? []).map(m => m.peerId).filter((p): p is string => p !== null))
+      for (const p of st.peers ?? []) {
+        if (!members.has(p.peerId) || this.peers.some(q => q.peerId === p.peerId)) continue
+        const addrs = p.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).filter(a => a.length > 0).slice(0, 8)
+        if (addrs.length > 0 && this.peers.length < 64) this.peers.push({ peerId: p.peerId, addrs })
+      }
+    } catch {
+      // best effort: the watch still works with the nodes the ticket named
+    }
+  }
+
+  /**
+   * Streams every change under `prefixOrKey` in revision order, from `fromRevision` (default: from now on), with no
+   * gaps and no repeats. The node serving it may die or lose leadership: the watch moves to another member and
+   * resumes after the last revision it reported. Throws WatchCompactedError when the revisions asked for are gone.
+   */
+  async * watch (prefixOrKey: Bytes, opts: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    const start = bytes(prefixOrKey)
+    const end = opts.exact === true ? Uint8Array.from([...start, 0]) : prefixEnd(start)
+    const pollMs = opts.pollMs ?? 10_000
+    const giveUpMs = opts.reconnectTimeoutMs ?? 30_000
+    let next = opts.fromRevision ?? 0
+    if (next === 0) {
+      // a linearizable read answers with the applied revision it was served at: watch what comes after it
+      const r = await this.call('kv.read.linearizable', encodeTxn({ compare: [], success: [{ type: 'get', key: start.length > 0 ? start : new Uint8Array([0]) }], failure: [] }), { idempotent: true })
+      next = decodeTxnResponse(r).revision + 1
+    }
+    await this.learnMembers()
+    let peerIndex = Math.max(0, this.peers.findIndex(p => p.peerId === this.preferred))
+    let failingSince: number | undefined
+    const aborted = (): boolean => opts.signal?.aborted === true
+    while (!aborted()) {
+      const peer = this.peers[peerIndex % this.peers.length]
+      let answer
+      try {
+        const conn = await this.connectTo(peer, this.timeoutMs, this.watchConns)
+        const res = await conn.request('kv.watch', encodeWatchRequest({ start, end, fromRevision: next, waitMs: pollMs, limit: 0 }), { deadlineMs: pollMs + this.timeoutMs, signal: opts.signal })
+        if (res.error !== undefined) {
+          if (!WATCH_RETRY_CODES.has(res.error.code)) throw new ClusterError(res.error.code, res.error.message, res.leaderHint?.nodeId)
+          throw new WatchRetry(res.error.code, res.error.message)
+        }
+        answer = decodeWatchAnswer(res.body)
+      } catch (err) {
+        if (aborted()) return
+        if (err instanceof ClusterError) throw err
+        // the node is gone, stopping or not serving: try the next member, resuming at `next`
+        this.watchConns.delete(peer.peerId)
+        peerIndex++
+        failingSince ??= performance.now()
+        if (performance.now() - failingSince > giveUpMs) throw new UnreachableError(`watch: no member answered for ${giveUpMs} ms: ${err instanceof Error ? err.message : String(err)}`)
+        await new Promise(resolve => setTimeout(resolve, Math.min(200, 20 * peerIndex)))
+        continue
+      }
+      failingSince = undefined
+      if (answer.compacted) throw new WatchCompactedError(next, answer.oldestRevision)
+      for (const e of answer.events) yield { type: e.type, ...e.kv }
+      if (answer.nextRevision < next) throw new ClusterError('INTERNAL', `watch went back from revision ${next} to ${answer.nextRevision}`)
+      next = answer.nextRevision
+    }
   }
 
   /** Deletes `key`; resolves with how many keys were deleted (0 or 1). */
@@ -253,6 +387,17 @@ export class AspenClient {
     if (res.error !== undefined) throw new ClusterError(res.error.code, res.error.message, res.leaderHint?.nodeId)
     return JSON.parse(new TextDecoder().decode(res.body)) as T
   }
+}
+
+/** A member as cluster.status lists it (only the fields the client uses). */
+interface StatusPeers {
+  members?: Array<{ nodeId: number, peerId: string | null }>
+  peers?: Array<{ peerId: string, nodeId: number | null, addrs: string[] }>
+}
+
+/** A watch poll answered with an error worth retrying elsewhere. */
+class WatchRetry extends AspenError {
+  constructor (readonly code: string, message: string) { super(message) }
 }
 
 /** Connects to an Aspen cluster (see ConnectOptions). */

@@ -3,13 +3,16 @@
 // and serves linearizable reads itself after a ReadIndex round through the leader.
 import type { ClientCall, ClientReply, ClientConnection, PeerAddress } from '../p2p/index.js'
 import { openClientConnection } from '../p2p/index.js'
-import { decodeTxn, encodeTxnResponse } from '../api/codec.js'
+import { decodeTxn, decodeWatchRequest, encodeTxnResponse, encodeWatchAnswer } from '../api/codec.js'
 import type { GetOp, RangeOp } from '../api/kv.js'
 import { InvalidRequestError } from '../api/errors.js'
 import { AspenError } from '../errors.js'
 import type { AspenNode } from './node.js'
 import { NotLeaderError, RequestTimeoutError } from './raft-driver.js'
 import type { ReadConsistency } from './kv-service.js'
+import { LeaseKeeper } from './lease-keeper.js'
+import { WatchService } from './watch-service.js'
+import { isSystemKey } from './alarm.js'
 import { BackupSessions } from './backup.js'
 
 /** Client methods (the wire names). */
@@ -27,6 +30,14 @@ export const METHODS = {
   ticket: 'cluster.ticket',
   metrics: 'cluster.metrics',
   nodeInfo: 'node.info',
+  /** Long-poll watch (protobuf WatchRequest → WatchResponse, version 1); served by any member. */
+  watch: 'kv.watch',
+  /** Lease methods (JSON bodies), served by the leader, which keeps lease deadlines. */
+  leaseGrant: 'lease.grant',
+  leaseKeepAlive: 'lease.keepAlive',
+  leaseRevoke: 'lease.revoke',
+  leaseList: 'lease.list',
+  leaseTimeToLive: 'lease.timeToLive',
   /** Backups are pulled in pieces: open (JSON header), next (raw chunk bytes; empty = end), close. */
   backupOpen: 'cluster.backup.open',
   backupNext: 'cluster.backup.next',
@@ -50,6 +61,7 @@ export class UnknownMethodError extends AspenError {
 }
 
 const LEADER_ONLY = new Set<string>([METHODS.txn, METHODS.addLearner, METHODS.changeMembership, METHODS.remove, METHODS.transferLeader,
+  METHODS.leaseGrant, METHODS.leaseKeepAlive, METHODS.leaseRevoke, METHODS.leaseList, METHODS.leaseTimeToLive,
   // a backup comes from the leader: the freshest committed state, and every piece from the node holding the session
   METHODS.backupOpen, METHODS.backupNext, METHODS.backupClose])
 
@@ -83,9 +95,30 @@ function readConsistency (s: unknown): ReadConsistency {
 /** Dispatches client calls for one node. */
 export class ClientApi {
   private leaderConn: { peerId: string, conn: Promise<ClientConnection> } | undefined
+  /** kv.watch calls over the store's change events. */
+  readonly watches: WatchService
+  /** Lease deadlines and expiry (acting while this node leads). */
+  readonly leases: LeaseKeeper
   private backupSessions: BackupSessions | undefined
 
-  constructor (private readonly node: AspenNode) {}
+  constructor (private readonly node: AspenNode) {
+    this.watches = new WatchService(node.store, isSystemKey)
+    this.leases = new LeaseKeeper({
+      leases: () => node.store.leaseValues(),
+      lease: (id) => node.store.lease(id),
+      leaderTerm: () => {
+        const st = node.rawNode.status()
+        return st.softState.role === 'leader' ? st.hardState.term : undefined
+      },
+      propose: async (op, timeoutMs) => await node.kv.lease(op, timeoutMs),
+      now: () => performance.now(),
+      electionTimeoutMs: node.electionTimeoutMs(),
+      proposeTimeoutMs: node.config.requestTimeoutMs,
+      onExpired: (id) => { node.log.info({ lease: id }, `lease ${id} expired; its keys were deleted`) },
+      onError: (err, id) => { node.log.warn({ lease: id, err: err instanceof Error ? err.message : String(err) }, `ending lease ${id} failed; retrying`) }
+    })
+    this.leases.start()
+  }
 
   /** Handles one call; every failure becomes a typed error reply (never an exception out of here). */
   async handle (call: ClientCall): Promise<ClientReply> {
@@ -191,6 +224,7 @@ export class ClientApi {
 
   /** Closes the forwarding connection. */
   async close (): Promise<void> {
+    this.leases.stop()
     await this.backupSessions?.closeAll()
     const c = await this.leaderConn?.conn.catch(() => undefined)
     this.leaderConn = undefined
@@ -217,6 +251,26 @@ export class ClientApi {
         const responses = await node.kv.read(txn.success as Array<GetOp | RangeOp>, consistency, timeoutMs)
         node.metrics.requests.inc({ method: call.method, code: 'OK' })
         return encodeTxnResponse({ succeeded: true, revision: node.store.status().applied, responses })
+      }
+      case METHODS.watch: {
+        // a node that knows no leader may be cut off from new revisions: send the watcher to another member
+        if (node.driver.leader() === 0) throw new NoQuorumError(`node ${node.nodeId} knows no leader (partitioned, or an election is running); watch from another member`)
+        const answer = await this.watches.poll(decodeWatchRequest(call.body), Math.max(0, timeoutMs - 50), call.signal)
+        return encodeWatchAnswer(answer)
+      }
+      case METHODS.leaseGrant: {
+        const b = parseJsonBody(call.body)
+        return jsonBody(await this.leases.grant(int(b.ttlSeconds, 'ttlSeconds'), b.id === undefined || b.id === 0 ? 0 : int(b.id, 'id'), timeoutMs))
+      }
+      case METHODS.leaseKeepAlive: return jsonBody(this.leases.keepAlive(int(parseJsonBody(call.body).id, 'id')))
+      case METHODS.leaseRevoke: return jsonBody(await this.leases.revoke(int(parseJsonBody(call.body).id, 'id'), timeoutMs))
+      case METHODS.leaseList: return jsonBody({ leases: this.leases.list() })
+      case METHODS.leaseTimeToLive: {
+        const b = parseJsonBody(call.body)
+        const id = int(b.id, 'id')
+        const st = this.leases.status(id)
+        const keys = b.keys === true ? (await node.store.leaseKeys(id, 1000)).map(k => Buffer.from(k).toString('base64')) : undefined
+        return jsonBody({ ...st, ...(keys !== undefined ? { keys } : {}) })
       }
       case METHODS.status: return jsonBody(node.status())
       case METHODS.ticket: return jsonBody({ ticket: node.ticket() })

@@ -2,11 +2,11 @@
 // served from the applied state after a ReadIndex barrier (linearizable), or at once (stale). It knows nothing of
 // transports: the client protocol handler calls it, and forwards to the leader when this node is not it.
 import { randomBytes } from 'node:crypto'
-import { encodeCommand, type CommandResult } from '../api/codec.js'
-import type { GetOp, OpResponse, RangeOp, RangeRequest, RangeResult, KeyValue, Txn, TxnResponse } from '../api/kv.js'
+import { encodeCommand, encodeLeaseCommand, type CommandResult } from '../api/codec.js'
+import type { GetOp, LeaseOp, OpResponse, RangeOp, RangeRequest, RangeResult, KeyValue, Txn, TxnResponse } from '../api/kv.js'
 import { MAX_REQUEST_BYTES } from '../api/limits.js'
 import { RequestTooLargeError } from '../api/errors.js'
-import { validateKey, validateLimit, validateRange, validateTxn } from '../api/validate.js'
+import { validateKey, validateLeaseOp, validateLimit, validateRange, validateTxn } from '../api/validate.js'
 import { AspenError } from '../errors.js'
 import type { RaftDriver } from './raft-driver.js'
 
@@ -70,6 +70,13 @@ export class KvService {
     if (data.length > MAX_REQUEST_BYTES) throw new RequestTooLargeError('request is too large', MAX_REQUEST_BYTES, data.length)
     const applied = await this.driver().propose(requestId, data, timeoutMs)
     return unwrap(applied)
+  }
+
+  /** Runs a lease command through the log; resolves with its response once applied on this node. */
+  async lease (op: LeaseOp, timeoutMs: number): Promise<TxnResponse> {
+    validateLeaseOp(op)
+    const requestId = this.nextRequestId()
+    return unwrap(await this.driver().propose(requestId, encodeLeaseCommand({ requestId, lease: op }), timeoutMs))
   }
 
   /** Serves read-only ops from the applied state at the requested consistency. */

@@ -967,6 +967,11 @@ export class RaftStore {
     return [...this.leases.values()].sort((x, y) => x.id - y.id).map((l) => ({ ...l }))
   }
 
+  /** The leases as of the applied index, unordered and uncopied (for a periodic scan; callers must not keep them). */
+  leaseValues (): Iterable<Readonly<LeaseInfo>> {
+    return this.leases.values()
+  }
+
   /** Lease `id` as of the applied index, or undefined. */
   lease (id: number): LeaseInfo | undefined {
     const l = this.leases.get(id)

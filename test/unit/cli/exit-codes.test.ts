@@ -133,9 +133,10 @@ describe('one-line errors and exit codes (real process)', () => {
       const r = await runInProcess(args)
       assertOneLineError({ code: r.code, stdout: r.stdout.toString(), stderr: r.stderr }, 1, new RegExp(`\`aspen ${args[0]}.*\` is not available yet`))
     }
-    const debug = await spawnAspen(['kv', 'watch', 'k', ...ticket], { env: { ASPEN_DEBUG: '1' } })
+    // every command of the real executable is wired: show the stack on an operational failure instead
+    const debug = await spawnAspen(['cluster', 'status', '--data-dir', dir, '--cookie', 'cli-test-cookie-0123456789'], { env: { ASPEN_DEBUG: '1' } })
     assert.equal(debug.code, 1)
-    assert.match(debug.stderr, /^error: `aspen kv watch` is not available yet — .+\nNotAvailableError: .+\n\s+at /)
+    assert.match(debug.stderr, /^error: no running node found in .+ — .+\nCliFailure: .+\n\s+at /)
     assert.ok(!debug.stderr.includes('cli-test-cookie-0123456789'))
   })
 

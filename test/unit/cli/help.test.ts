@@ -13,6 +13,7 @@ const COMMANDS: readonly string[][] = [
   ['cluster', 'snapshot'], ['cluster', 'ticket'], ['cluster', 'metrics'], ['cluster', 'backup'],
   ['cluster', 'alarm'], ['cluster', 'alarm', 'list'], ['cluster', 'alarm', 'disarm'],
   ['kv'], ['kv', 'put'], ['kv', 'get'], ['kv', 'del'], ['kv', 'scan'], ['kv', 'cas'], ['kv', 'txn'], ['kv', 'watch'],
+  ['lease'], ['lease', 'grant'], ['lease', 'keep-alive'], ['lease', 'revoke'], ['lease', 'list'], ['lease', 'time-to-live'],
   ['restore'], ['recover']
 ]
 
@@ -62,7 +63,7 @@ describe('help texts are complete', () => {
   })
 
   it('commands that talk to a cluster explain how to reach it', async () => {
-    for (const path of COMMANDS.filter((p) => p[0] === 'cluster' || p[0] === 'kv')) {
+    for (const path of COMMANDS.filter((p) => p[0] === 'cluster' || p[0] === 'kv' || p[0] === 'lease')) {
       const r = await runInProcess([...path, '--help'])
       assert.equal(r.code, 0)
       assert.match(r.stdout.toString(), /Reaching a cluster:/, path.join(' '))
