@@ -129,6 +129,7 @@ const cleanups = new Set<() => Promise<void>>()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     note(`${sig}: stopping the clusters`)
+    setTimeout(() => process.exit(130), 15_000).unref()
     void Promise.allSettled([...cleanups].map(async f => { await f() })).then(() => process.exit(130))
   })
 }
