@@ -209,11 +209,13 @@ export class AspenBenchCluster {
 
   /** SIGKILLs everything and removes the data (unless `keep`). */
   async destroy (keep = false): Promise<void> {
-    for (const c of this.clients) await c.close().catch(() => {})
-    this.clients = []
+    // Servers first: closing a client whose requests are still in flight can wait on them.
     for (const n of this.nodes.values()) {
       if (n.proc !== undefined) { n.proc.kill('SIGKILL'); await n.exit }
     }
+    const clients = this.clients
+    this.clients = []
+    await Promise.race([Promise.allSettled(clients.map(async c => { await c.close() })), new Promise(resolve => setTimeout(resolve, 5000).unref())])
     if (!keep) await rm(this.root, { recursive: true, force: true })
   }
 

@@ -129,6 +129,7 @@ const cleanups = new Set<() => Promise<void>>()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     note(`${sig}: stopping the clusters`)
+    setTimeout(() => process.exit(130), 15_000).unref()
     void Promise.allSettled([...cleanups].map(async f => { await f() })).then(() => process.exit(130))
   })
 }
@@ -153,30 +154,36 @@ async function runAspen (a: BenchArgs, extras: Extras): Promise<ResultRow[]> {
       return rows
     }
     if (a.extras) {
-      const f = await aspenFailover(c)
-      extras.aspen_failover_ms = Math.round(f.ms)
-      note(`aspen: failover (SIGKILL leader ${f.killed} → first write) ${Math.round(f.ms)} ms`)
-      await c.start(f.killed)
-      const newLeader = await c.leader()
-      const client = await c.clientAll(30_000)
-      note(`aspen: loading ${a.restartMb} MiB`)
-      const big = await loadBigData(client, a.restartMb)
-      extras.aspen_data_mb = Math.round(big.bytes / 1024 / 1024)
-      note(`aspen: loaded ${extras.aspen_data_mb} MiB in ${(big.ms / 1000).toFixed(1)} s (${(big.bytes / 1024 / 1024 / (big.ms / 1000)).toFixed(1)} MiB/s)`)
-      const follower = c.ids().find(id => id !== newLeader) as number
-      const r = await aspenRestart(c, follower)
-      extras.aspen_restart_ms = Math.round(r.ms)
-      note(`aspen: restart of node ${follower} with ${extras.aspen_data_mb} MiB → ready in ${Math.round(r.ms)} ms`)
-      const cold = await aspenColdStart(c)
-      extras.aspen_cold_start_ms = Math.round(cold.ms)
-      note(`aspen: cold start of 3 nodes → first write ${Math.round(cold.ms)} ms`)
-      await c.addNode(4)
-      const lead = await c.leader()
-      const s = await aspenSnapshotInstall(c, 4, lead)
-      extras.aspen_snapshot_install_ms = Math.round(s.ms)
-      extras.aspen_snapshot_bytes = s.bytes
-      extras.aspen_snapshot_mb_per_s = Math.round(s.mbPerS * 10) / 10
-      note(`aspen: snapshot install into a new learner: ${(s.bytes / 1024 / 1024).toFixed(1)} MiB in ${Math.round(s.ms)} ms = ${s.mbPerS.toFixed(1)} MiB/s`)
+      try {
+        const f = await aspenFailover(c)
+        extras.aspen_failover_ms = Math.round(f.ms)
+        note(`aspen: failover (SIGKILL leader ${f.killed} → first write) ${Math.round(f.ms)} ms`)
+        await c.start(f.killed)
+        const newLeader = await c.leader()
+        const client = await c.clientAll(30_000)
+        note(`aspen: loading ${a.restartMb} MiB`)
+        const big = await loadBigData(client, a.restartMb)
+        extras.aspen_data_mb = Math.round(big.bytes / 1024 / 1024)
+        note(`aspen: loaded ${extras.aspen_data_mb} MiB in ${(big.ms / 1000).toFixed(1)} s (${(big.bytes / 1024 / 1024 / (big.ms / 1000)).toFixed(1)} MiB/s)`)
+        const follower = c.ids().find(id => id !== newLeader) as number
+        const r = await aspenRestart(c, follower)
+        extras.aspen_restart_ms = Math.round(r.ms)
+        note(`aspen: restart of node ${follower} with ${extras.aspen_data_mb} MiB → ready in ${Math.round(r.ms)} ms`)
+        const cold = await aspenColdStart(c)
+        extras.aspen_cold_start_ms = Math.round(cold.ms)
+        note(`aspen: cold start of 3 nodes → first write ${Math.round(cold.ms)} ms`)
+        await c.addNode(4)
+        const lead = await c.leader()
+        const s = await aspenSnapshotInstall(c, 4, lead)
+        extras.aspen_snapshot_install_ms = Math.round(s.ms)
+        extras.aspen_snapshot_bytes = s.bytes
+        extras.aspen_snapshot_mb_per_s = Math.round(s.mbPerS * 10) / 10
+        note(`aspen: snapshot install into a new learner: ${(s.bytes / 1024 / 1024).toFixed(1)} MiB in ${Math.round(s.ms)} ms = ${s.mbPerS.toFixed(1)} MiB/s`)
+      } catch (err) {
+        // A failed measure is reported, not fatal: the throughput table above is still valid.
+        extras.aspen_extras_error = err instanceof Error ? err.message.split('\n')[0] : String(err)
+        note(`aspen: extras stopped: ${extras.aspen_extras_error}`)
+      }
     }
     return rows
   } finally {
@@ -203,12 +210,17 @@ async function runEtcd (a: BenchArgs, extras: Extras): Promise<ResultRow[]> {
     const rows = await measure('etcd', target, () => e.pids(), a)
     await close()
     if (a.extras) {
-      const f = await etcdFailover(e)
-      extras.etcd_failover_ms = Math.round(f.ms)
-      note(`etcd: failover (SIGKILL leader → first write) ${Math.round(f.ms)} ms`)
-      const cold = await etcdColdStart(e)
-      extras.etcd_cold_start_ms = Math.round(cold.ms)
-      note(`etcd: cold start of 3 members → first write ${Math.round(cold.ms)} ms`)
+      try {
+        const f = await etcdFailover(e)
+        extras.etcd_failover_ms = Math.round(f.ms)
+        note(`etcd: failover (SIGKILL leader → first write) ${Math.round(f.ms)} ms`)
+        const cold = await etcdColdStart(e)
+        extras.etcd_cold_start_ms = Math.round(cold.ms)
+        note(`etcd: cold start of 3 members → first write ${Math.round(cold.ms)} ms`)
+      } catch (err) {
+        extras.etcd_extras_error = err instanceof Error ? err.message.split('\n')[0] : String(err)
+        note(`etcd: extras stopped: ${extras.etcd_extras_error}`)
+      }
     }
     return rows
   } finally {

@@ -34,6 +34,9 @@ export async function etcdFailover (e: EtcdBenchCluster): Promise<{ ms: number }
   return { ms }
 }
 
+/** Attempts per put while loading the large data set. */
+const MAX_PUT_ATTEMPTS = 20
+
 /**
  * Fills the cluster with about `mb` MiB of `valueBytes`-byte values, `concurrency` writes at a time. Values stay
  * small (1000 B) on purpose: with values of a few KiB and more, store snapshot chunks end up just over the
@@ -47,7 +50,17 @@ export async function loadBigData (client: AspenClient, mb: number, valueBytes =
   const worker = async (): Promise<void> => {
     while (next < total) {
       const i = next++
-      await client.put('big/' + String(i).padStart(8, '0'), value, { timeoutMs: 30_000 })
+      // Re-putting the same value is harmless: retry through elections and dropped connections (a starved
+      // 2-core machine loses some), a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.put('big/' + String(i).padStart(8, '0'), value, { timeoutMs: 30_000 })
+          break
+        } catch (err) {
+          if (attempt >= MAX_PUT_ATTEMPTS) throw err
+          await new Promise(resolve => setTimeout(resolve, 100 * attempt))
+        }
+      }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
@@ -81,7 +94,7 @@ export async function aspenSnapshotInstall (c: AspenBenchCluster, id: number, le
   const target = (await c.status(leader, client)).commitIndex
   const t0 = performance.now()
   await waitFor(`node ${id} added as learner`, async () => await client.control('cluster.addLearner', { nodeId: id }, { timeoutMs: 5000 }).then(() => true), 60_000, 100)
-  await waitFor(`learner ${id} caught up`, async () => (await client.controlAt<{ appliedIndex: number }>(c.peer(id), 'cluster.status', {}, { timeoutMs: 3000 })).appliedIndex >= target, 600_000, 50)
+  await waitFor(`learner ${id} caught up`, async () => (await client.controlAt<{ appliedIndex: number }>(c.peer(id), 'cluster.status', {}, { timeoutMs: 3000 })).appliedIndex >= target, 240_000, 50)
   const ms = performance.now() - t0
   const bytes = snapshotBytesSent(join(c.root, `n${leader}.log`), id)
   return { ms, bytes, mbPerS: bytes / 1024 / 1024 / (ms / 1000) }

@@ -181,6 +181,20 @@ export interface ClusterActions {
   metrics (ctx: RequestContext): Promise<{ text: string }>
   /** Streams a consistent backup into `out` (the CLI has checked it may be written). */
   backup (ctx: RequestContext, req: { out: string, onProgress?: (p: { index: number, chunks: number, bytes: number }) => void }): Promise<BackupResult>
+  /** Each member's own view (role, term, commit, applied), asked of the member itself; `status --watch` shows it. */
+  nodeViews? (ctx: RequestContext, reached: ClusterStatus): Promise<NodeView[]>
+}
+
+/** One member as it sees itself; the numbers are null when it did not answer (then `error` says why). */
+export interface NodeView {
+  readonly nodeId: number
+  readonly role: string
+  readonly term: number | null
+  readonly commitIndex: number | null
+  readonly appliedIndex: number | null
+  /** Entries it has yet to apply, counted from the highest commit index any member reported. */
+  readonly lag: number | null
+  readonly error?: string
 }
 
 export interface KvActions {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type Command, Option } from 'commander'
 import { multiaddrProblem } from '../node/config.js'
-import type { ClusterStatus, RequestContext } from './actions.js'
+import type { ClusterStatus, NodeView, RequestContext } from './actions.js'
 import { EXIT, exitCodeFor, formatErrorLine, NotAvailableError, UsageError } from './errors.js'
 import { healthLines, membershipLines, printJson, printJsonLine, printLine, statusLines } from './format.js'
 import {
@@ -50,6 +50,22 @@ async function backupProgressBar (stream: OutStream): Promise<{ update: (p: { in
   }
 }
 
+/** The per-node table of `status --watch`: one line per member as it sees itself. */
+export function watchLines (s: ClusterStatus, nodes: readonly NodeView[], at: Date): string[] {
+  const col = (v: string, n: number): string => v.length >= n ? v + ' ' : v + ' '.repeat(n - v.length)
+  const num = (v: number | null): string => v === null ? '-' : String(v)
+  const lines = [
+    `${at.toISOString().slice(11, 19)}  leader ${s.leaderId ?? 'none'}, term ${s.term}, voters ${s.membership.voters.join(',')}` +
+      (s.membership.learners.length > 0 ? `, learners ${s.membership.learners.join(',')}` : '') + ` (asked node ${s.nodeId})`,
+    col('NODE', 6) + col('ROLE', 13) + col('TERM', 7) + col('COMMIT', 10) + col('APPLIED', 10) + col('LAG', 8) + 'NOTE'
+  ]
+  for (const n of nodes) {
+    lines.push(col(String(n.nodeId), 6) + col(n.role, 13) + col(num(n.term), 7) + col(num(n.commitIndex), 10) + col(num(n.appliedIndex), 10) +
+      col(num(n.lag), 8) + (n.error ?? ''))
+  }
+  return lines
+}
+
 /** Registers `aspen cluster` and its subcommands. */
 export function registerCluster (program: Command, deps: CliDeps, state: RunState): void {
   const { io, actions } = deps
@@ -90,16 +106,24 @@ export function registerCluster (program: Command, deps: CliDeps, state: RunStat
     .addOption(new Option('--interval <ms>', 'refresh interval for --watch').argParser(positiveInt(3_600_000)).default(1000))
     .action(async (o: TargetOptions & { watch?: boolean, interval: number }) => {
       const ctx = ctxOf(o)
-      const show = (s: ClusterStatus): void => {
-        if (o.json === true) { if (o.watch === true) printJsonLine(io, s); else printJson(io, s); return }
+      const show = (s: ClusterStatus, nodes: readonly NodeView[] | undefined): void => {
+        if (o.json === true) {
+          const obj = nodes === undefined ? s : { ...s, nodes }
+          if (o.watch === true) printJsonLine(io, obj); else printJson(io, obj)
+          return
+        }
         if (o.watch === true && io.stdout.isTTY) io.stdout.write('\x1b[2J\x1b[H')
-        for (const l of statusLines(s)) printLine(io, l)
+        for (const l of nodes === undefined ? statusLines(s) : watchLines(s, nodes, new Date())) printLine(io, l)
         if (o.watch === true && !io.stdout.isTTY) printLine(io, '---')
       }
-      if (o.watch !== true) { show(await actions.cluster.status(ctx)); return }
+      if (o.watch !== true) { show(await actions.cluster.status(ctx), undefined); return }
       while (!ctx.signal.aborted) {
         try {
-          show(await actions.cluster.status(ctx))
+          const s = await actions.cluster.status(ctx)
+          // Every member's own view (role, term, commit/applied, lag) when the build can ask them.
+          const nodes = actions.cluster.nodeViews === undefined ? undefined : await actions.cluster.nodeViews(ctx, s)
+          if (ctx.signal.aborted) break
+          show(s, nodes)
         } catch (e) {
           if (ctx.signal.aborted) break
           // Watching is for seeing a cluster through trouble: report a failure and keep polling, unless no

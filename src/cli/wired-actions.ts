@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { AspenClient } from '../client/index.js'
 import type { NodeConfig } from '../node/config.js'
 import type { RunInfo } from '../node/run-info.js'
-import { notWiredActions, type CliActions, type ClusterStatus, type RequestContext, type MembershipChangeResult } from './actions.js'
+import { notWiredActions, type CliActions, type ClusterStatus, type NodeView, type RequestContext, type MembershipChangeResult } from './actions.js'
 
 /** A client for the command's target: the local node's addresses from run/node.json, or the ticket. */
 async function clientFor (ctx: RequestContext): Promise<AspenClient> {
@@ -69,6 +69,25 @@ async function clusterIdOf (dataDir: string): Promise<string | null> {
   }
 }
 
+/** Asks every member for its own status (addresses from the reached node's discovery view), in parallel. */
+async function nodeViews (c: AspenClient, reached: ClusterStatus, timeoutMs: number): Promise<NodeView[]> {
+  const ownAddrs = Array.isArray(reached.addrs) ? (reached.addrs as unknown[]).filter((a): a is string => typeof a === 'string') : []
+  const strip = (a: string): string => a.replace(/\/p2p\/[^/]+$/, '')
+  const views = await Promise.all(reached.members.map(async (m): Promise<Omit<NodeView, 'lag'>> => {
+    if (m.nodeId === reached.nodeId) return { nodeId: m.nodeId, role: reached.role, term: reached.term, commitIndex: reached.commitIndex, appliedIndex: reached.appliedIndex }
+    const addrs = m.peerId === reached.peerId ? ownAddrs : (reached.peers.find(p => p.peerId === m.peerId)?.addrs ?? [])
+    if (m.peerId === null || addrs.length === 0) return { nodeId: m.nodeId, role: 'unknown', term: null, commitIndex: null, appliedIndex: null, error: 'no address known' }
+    try {
+      const s = await c.controlAt<ClusterStatus>({ peerId: m.peerId, addrs: addrs.map(strip).slice(0, 8) }, 'cluster.status', {}, { timeoutMs })
+      return { nodeId: m.nodeId, role: s.role, term: s.term, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex }
+    } catch (e) {
+      return { nodeId: m.nodeId, role: 'unreachable', term: null, commitIndex: null, appliedIndex: null, error: e instanceof Error ? e.message : String(e) }
+    }
+  }))
+  const commit = Math.max(...views.map(v => v.commitIndex ?? 0))
+  return views.map(v => ({ ...v, lag: v.appliedIndex === null ? null : Math.max(0, commit - v.appliedIndex) }))
+}
+
 const membership = async (c: AspenClient, method: string, body: unknown, timeoutMs: number): Promise<MembershipChangeResult> =>
   await c.control<MembershipChangeResult>(method, body, { timeoutMs })
 
@@ -85,6 +104,7 @@ export function wiredActions (): CliActions {
       ...base.cluster,
       init: async (ctx) => await withClient(ctx, async c => await c.control('cluster.init', {}, { timeoutMs: ctx.timeoutMs })),
       status: async (ctx) => await withClient(ctx, async c => await c.control<ClusterStatus>('cluster.status', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })),
+      nodeViews: async (ctx, reached) => await withClient(ctx, async c => await nodeViews(c, reached, Math.min(ctx.timeoutMs, 2000))),
       health: async (ctx) => await withClient(ctx, async c => {
         const st = await c.control<ClusterStatus>('cluster.status', {}, { timeoutMs: ctx.timeoutMs, idempotent: true })
         const problems: string[] = []

@@ -223,13 +223,23 @@ export class ClientServer {
     const handler = this.handler
     if (handler === undefined) return { error: { code: 'UNAVAILABLE', message: 'the node is not serving requests yet' } }
     const deadlineMs = Math.min(req.deadlineMs, MAX_DEADLINE_MS)
-    const signal = deadlineMs > 0 ? AbortSignal.any([lifetime, AbortSignal.timeout(deadlineMs)]) : lifetime
+    // A plain controller and a timer cleared on completion: AbortSignal.timeout cannot be cancelled, so every request
+    // used to leave a timer that fired seconds later and built a DOMException (visible in the leader's profile).
+    const ctl = new AbortController()
+    const onLifetimeAbort = (): void => { ctl.abort(lifetime.reason) }
+    let timer: NodeJS.Timeout | undefined
+    if (lifetime.aborted) ctl.abort(lifetime.reason)
+    else lifetime.addEventListener('abort', onLifetimeAbort, { once: true })
+    if (deadlineMs > 0) timer = setTimeout(() => { ctl.abort(new TimeoutError(`request deadline of ${deadlineMs} ms passed`)) }, deadlineMs)
     try {
-      return await handler({ method: req.method, body: req.body, peerId, requestId: req.requestId, deadlineMs, signal })
+      return await handler({ method: req.method, body: req.body, peerId, requestId: req.requestId, deadlineMs, signal: ctl.signal })
     } catch (e) {
       if (e instanceof AspenError) return { error: { code: e.code, message: e.message } }
       this.log.error({ peerId, method: req.method, err: errText(e) }, 'client request handler threw')
       return { error: { code: 'INTERNAL', message: 'internal error' } }
+    } finally {
+      clearTimeout(timer)
+      lifetime.removeEventListener('abort', onLifetimeAbort)
     }
   }
 }
