@@ -25,9 +25,10 @@ export const SNAPSHOT_PROTOCOL = protocolId('raft-snapshot', WIRE_VERSION)
 export const SNAPSHOT_FRAME_VERSION = 1
 
 export interface SnapshotTransportLimits {
-  /** Chunk size the sender splits producer chunks into. */
-  chunkBytes: number
-  /** Largest chunk a receiver accepts (protocol cap; keep ≥ every sender's chunkBytes). */
+  /**
+   * Largest chunk a receiver accepts (protocol cap). Producer chunks cross unchanged, one per CHUNK frame: the
+   * store's chunks are self-describing and checksummed, so the receiver must see exactly the chunks produced.
+   */
   maxChunkBytes: number
   /** Largest metadata blob in the offer. */
   maxMetadataBytes: number
@@ -41,7 +42,6 @@ export interface SnapshotTransportLimits {
 }
 
 export const DEFAULT_SNAPSHOT_LIMITS: SnapshotTransportLimits = {
-  chunkBytes: 1024 * 1024,
   maxChunkBytes: 4 * 1024 * 1024,
   maxMetadataBytes: 1024 * 1024,
   window: 4,
@@ -212,11 +212,11 @@ export class SnapshotTransport {
       // One chunk of lookahead so the final chunk can carry `last`.
       let held: Uint8Array | undefined
       for await (const chunk of chunks) {
-        const step = Math.min(this.limits.chunkBytes, this.limits.maxChunkBytes)
-        for (let off = 0; off < chunk.byteLength; off += step) {
-          if (held !== undefined) await sendChunk(held, false)
-          held = chunk.subarray(off, Math.min(chunk.byteLength, off + step))
+        if (chunk.byteLength > this.limits.maxChunkBytes) {
+          throw new SnapshotTransferError(`snapshot chunk of ${chunk.byteLength} bytes exceeds the protocol cap of ${this.limits.maxChunkBytes} bytes`)
         }
+        if (held !== undefined) await sendChunk(held, false)
+        held = chunk
         if (progress.error !== undefined) throw progress.error
       }
       await sendChunk(held ?? new Uint8Array(0), true)

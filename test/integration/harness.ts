@@ -11,6 +11,12 @@ import type { RunInfo } from '../../src/node/run-info.js'
 import type { NodeStatus } from '../../src/node/node.js'
 import { encodeTicket } from '../../src/p2p/index.js'
 
+/**
+ * How long a node may take to start, or a cluster to form. A hang detector, not a speed bound: on a loaded 2-core
+ * machine (test files run two at a time, each with its own processes) Node start-up alone takes tens of seconds.
+ */
+const START_DEADLINE_MS = 60_000
+
 const ROOT = resolve(import.meta.dirname, '../../..')
 /** Node 24 from node_modules (never the system node). */
 export const NODE_BIN = process.execPath
@@ -126,7 +132,7 @@ export class TestCluster {
     await waitFor(`node ${id} to start`, () => {
       if (n.proc !== proc) throw new Error(`node ${id} exited during start-up:\n${n.log.join('').slice(-3000)}`)
       return existsSync(runFile)
-    }, 20_000)
+    }, START_DEADLINE_MS)
     return n
   }
 
@@ -147,7 +153,12 @@ export class TestCluster {
 
   /** A client that knows every running node. */
   async client (timeoutMs = 5000): Promise<AspenClient> {
-    const infos = [...this.nodes.values()].filter(n => n.proc !== undefined).map(n => this.runInfo(n.id)).filter((x): x is RunInfo => x !== undefined)
+    return await this.clientOf([...this.nodes.values()].filter(n => n.proc !== undefined).map(n => n.id), timeoutMs)
+  }
+
+  /** A client that knows only the given running nodes (its stale reads then show their own state). */
+  async clientOf (ids: number | number[], timeoutMs = 5000): Promise<AspenClient> {
+    const infos = (Array.isArray(ids) ? ids : [ids]).map(id => this.runInfo(id)).filter((x): x is RunInfo => x !== undefined)
     const ticket = encodeTicket({ clusterId: infos[0].clusterId, peers: infos.map(i => ({ peerId: i.peerId, addrs: i.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).slice(0, 8) })) })
     const c = await connect({ ticket, cookie: this.cookie, timeoutMs })
     this.clients.push(c)
@@ -174,10 +185,10 @@ export class TestCluster {
     const first = this.runInfo(ids[0]) as RunInfo
     await c.controlAt({ peerId: first.peerId, addrs: first.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')) }, 'cluster.init', {}, { timeoutMs: 10_000 })
     for (const id of ids.slice(1)) {
-      await waitFor(`node ${id} added as learner`, async () => await c.control('cluster.addLearner', { nodeId: id }, { timeoutMs: 5000 }).then(() => true), 20_000, 200)
+      await waitFor(`node ${id} added as learner`, async () => await c.control('cluster.addLearner', { nodeId: id }, { timeoutMs: 5000 }).then(() => true), START_DEADLINE_MS, 200)
     }
     if (ids.length > 1) {
-      await waitFor('voters promoted', async () => await c.control('cluster.changeMembership', { voters: ids }, { timeoutMs: 5000 }).then(() => true), 20_000, 200)
+      await waitFor('voters promoted', async () => await c.control('cluster.changeMembership', { voters: ids }, { timeoutMs: 5000 }).then(() => true), START_DEADLINE_MS, 200)
     }
     return c
   }

@@ -36,11 +36,16 @@ describe('cluster control', () => {
     await cluster.explain(async () => {
       const c = await cluster.client()
       for (let i = 0; i < 150; i++) await c.put(`snap/${i}`, `v${i}`)
+      // Values near the 1 MiB limit make store snapshot chunks larger than the 1 MiB chunk target.
+      const big = (i: number): Uint8Array => new Uint8Array(900 * 1024).fill(i)
+      for (let i = 0; i < 3; i++) await c.put(`snap/big/${i}`, big(i))
       const leader = await cluster.leader()
       const st = await cluster.status(leader, c)
       await cluster.start(4)
       await waitFor('node 4 caught up', async () => (await cluster.status(4, c)).appliedIndex >= st.commitIndex, 30_000)
       assert.equal(text((await c.get('snap/149', { consistency: 'stale', timeoutMs: 3000 }))?.value), 'v149')
+      const node4 = await cluster.clientOf(4)
+      for (let i = 0; i < 3; i++) assert.deepEqual((await node4.get(`snap/big/${i}`, { consistency: 'stale', timeoutMs: 3000 }))?.value, big(i))
       const info = cluster.runInfo(leader)!
       const m = await c.controlAt<{ text: string }>({ peerId: info.peerId, addrs: info.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')) }, 'cluster.metrics')
       assert.match(m.text, /^aspen_snapshots_sent_total [1-9]/m, 'the leader brought node 4 up to date with a snapshot')

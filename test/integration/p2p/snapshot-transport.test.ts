@@ -29,7 +29,7 @@ describe('snapshot transport', () => {
   before(async () => {
     a = await testHost(COOKIE)
     b = await testHost(COOKIE)
-    sa = new SnapshotTransport({ host: a, resolvePeer: (id) => id === 2 ? addressOf(b) : undefined, authorize: () => ({ kind: 'allow' }), limits: { chunkBytes: 256 * 1024 } })
+    sa = new SnapshotTransport({ host: a, resolvePeer: (id) => id === 2 ? addressOf(b) : undefined, authorize: () => ({ kind: 'allow' }) })
     sb = new SnapshotTransport({ host: b, resolvePeer: () => undefined, authorize: () => verdict })
     await sa.start()
     await sb.start()
@@ -49,7 +49,7 @@ describe('snapshot transport', () => {
     let receiving = false
     let heartbeatsDuring = 0
     const want = createHash('sha256')
-    for await (const c of produce(8, 1024 * 1024)) want.update(c)
+    for await (const c of produce(32, 256 * 1024)) want.update(c)
     let got = ''
     let meta = ''
     sb.onSnapshot(async (s: IncomingSnapshot) => {
@@ -59,7 +59,7 @@ describe('snapshot transport', () => {
       receiving = true
       const startBeats = heartbeats
       for await (const c of s.chunks) {
-        assert.ok(c.byteLength <= 256 * 1024)
+        assert.equal(c.byteLength, 256 * 1024, 'the receiver sees exactly the chunks produced')
         h.update(c)
         await new Promise((resolve) => setTimeout(resolve, 10)) // a slow installer
       }
@@ -69,9 +69,9 @@ describe('snapshot transport', () => {
     })
     const beat = setInterval(() => { ra.send(2, [heartbeat(1, 2, Date.now())]) }, 10)
     try {
-      const r = await sa.send(2, Buffer.from('index=42'), produce(8, 1024 * 1024))
+      const r = await sa.send(2, Buffer.from('index=42'), produce(32, 256 * 1024))
       assert.equal(r.bytes, 8 * 1024 * 1024)
-      assert.equal(r.chunks, 32, '1 MiB producer chunks are re-chunked to 256 KiB')
+      assert.equal(r.chunks, 32, 'one frame per producer chunk')
     } finally {
       clearInterval(beat)
       await stopAll(ra, rb)
@@ -133,6 +133,12 @@ describe('snapshot transport', () => {
     await assert.rejects(sa.send(2, new Uint8Array([1]), broken()), SnapshotTransferError)
     await waitFor(() => receiverError !== undefined, 5000, 'receiver to see the abort')
     assert.ok(receiverError instanceof SnapshotTransferError)
+  })
+
+  it('a producer chunk over the protocol cap fails the transfer with SnapshotTransferError naming both sizes', async () => {
+    sb.onSnapshot(async (s: IncomingSnapshot) => { for await (const _ of s.chunks) { /* drain */ } })
+    await assert.rejects(sa.send(2, new Uint8Array([1]), produce(1, 4 * 1024 * 1024 + 1)),
+      (e: unknown) => e instanceof SnapshotTransferError && /4194305 bytes exceeds the protocol cap of 4194304/.test(e.message))
   })
 
   it('an empty snapshot is one empty last chunk', async () => {
