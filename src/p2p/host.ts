@@ -57,6 +57,11 @@ export const FAST_CONNECTION_MONITOR: ConnectionMonitorOptions = { pingIntervalM
 /** Whole-dial and per-address dial limits (ms). A pnet mismatch can hang until they fire. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 5000
 export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 3000
+/** New inbound connections accepted per second from one IP address. */
+export const INBOUND_CONNECTIONS_PER_SECOND_PER_IP = 100
+/** Inbound connections allowed to be in their handshake at once. */
+export const MAX_PENDING_INBOUND_HANDSHAKES = 100
+
 /** Default relay reservations (the libp2p default of 15 is too small for a cluster). */
 export const DEFAULT_MAX_RELAY_RESERVATIONS = 256
 
@@ -126,6 +131,11 @@ export async function createHost (opts: HostOptions): Promise<AspenHost> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
+      // libp2p's defaults (5 new connections per second per remote IP, 10 handshakes pending) refuse a burst of
+      // CLI invocations or application clients behind one address (one NAT, one container host, loopback) with
+      // a TCP reset before pnet is even reached; a KV server must accept them. pnet still gates every byte.
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND_PER_IP,
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND_HANDSHAKES,
       dialTimeout: opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       addressDialTimeout: opts.addressDialTimeoutMs ?? DEFAULT_ADDRESS_DIAL_TIMEOUT_MS,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {})
