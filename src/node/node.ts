@@ -389,6 +389,8 @@ export class AspenNode {
   /** Streams the store's state to a follower that lacks the log, then delivers the Raft snapshot message. */
   private async sendSnapshot (m: Message): Promise<void> {
     if (this.sendingSnapshot.has(m.to)) return
+    // A test partition covers snapshot streams too, or a snapshot would cross it.
+    if (this.raftTransport.dropsTo(m.to)) { this.rawNode.reportSnapshot(m.to, 'failure'); return }
     this.sendingSnapshot.add(m.to)
     const t0 = now()
     let reader
@@ -415,6 +417,7 @@ export class AspenNode {
   /** Installs a snapshot from the leader (crash-safe in the store), then hands the Raft message to the core. */
   private async receiveSnapshot (snap: IncomingSnapshot): Promise<void> {
     const env = decodeSnapshotEnvelope(snap.metadata)
+    if (this.raftTransport.dropsFrom(env.message.from)) throw new PartitionedError(`testing: traffic from node ${env.message.from} is being dropped`)
     const meta: StoreSnapshotMetadata = env.meta
     const t0 = now()
     if (meta.index > this.store.hardState().commit) {
@@ -641,6 +644,11 @@ export class AspenNode {
 /** `cluster init` on a node that already belongs to a cluster. */
 export class AlreadyInitializedError extends AspenError {
   readonly code = 'ALREADY_INITIALIZED'
+}
+
+/** Test-only partition: a snapshot from a peer whose traffic is being dropped is refused. */
+export class PartitionedError extends AspenError {
+  readonly code = 'PARTITIONED'
 }
 
 /** A snapshot is being taken already. */
