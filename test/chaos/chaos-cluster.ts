@@ -7,6 +7,7 @@ import { encodeTicket, type PeerAddress } from '../../src/p2p/index.js'
 import { TestCluster } from '../integration/harness.js'
 import type { Rng } from '../sim/rng.js'
 import type { PartitionShape, TargetRole } from './schedule.js'
+import { formPatiently, startPatiently } from './slow-start.js'
 
 export interface ChaosClusterOptions {
   /** Voters of the configuration (3 or 5). */
@@ -15,6 +16,8 @@ export interface ChaosClusterOptions {
   unsafeReads: boolean
   snapshotEvery: number
   logRetain: number
+  /** Raft timing profile (default balanced, the production default). */
+  profile?: 'fast' | 'balanced' | 'conservative'
   /** Progress lines (stderr of the CLI). */
   log: (line: string) => void
 }
@@ -31,11 +34,20 @@ export interface Convergence {
 
 const stripP2p = (a: string): string => a.replace(/\/p2p\/[^/]+$/, '')
 
-/** How long a node may take to start on a loaded machine. */
-const SLOW_START_MS = 180_000
-
 /** Most nodes one run may create (membership changes add a fresh node each cycle). */
 export const MAX_NODES = 1000
+
+const LIVE = new Set<ChaosCluster>()
+
+/** SIGKILLs every node of every live chaos cluster (for a harness that is being interrupted). */
+export function killAllNodes (): void {
+  for (const c of LIVE) {
+    for (const n of c.tc.nodes.values()) {
+      n.proc?.kill('SIGCONT')
+      n.proc?.kill('SIGKILL')
+    }
+  }
+}
 
 /** A chaos cluster; call `destroy()` when done. */
 export class ChaosCluster {
@@ -56,10 +68,11 @@ export class ChaosCluster {
   /** Starts `voters` nodes and forms the cluster. */
   static async create (opts: ChaosClusterOptions): Promise<ChaosCluster> {
     const toml = ['[testing]', 'fault_injection = true', `unsafe_local_reads = ${opts.unsafeReads ? 'true' : 'false'}`].join('\n')
-    const tc = await TestCluster.create(opts.voters, { snapshotEvery: opts.snapshotEvery, logRetain: opts.logRetain, extraToml: toml })
+    const tc = await TestCluster.create(opts.voters, { snapshotEvery: opts.snapshotEvery, logRetain: opts.logRetain, extraToml: toml, env: { ASPEN_PROFILE: opts.profile ?? 'balanced' } })
     const c = new ChaosCluster(tc, opts)
+    LIVE.add(c)
     try {
-      await tc.form()
+      await formPatiently(tc)
       for (let id = 1; id <= opts.voters; id++) c.members.add(id)
     } catch (err) {
       await c.destroy()
@@ -219,23 +232,9 @@ export class ChaosCluster {
     await this.pushFaults(id)
   }
 
-  /**
-   * Starts a node, allowing a slow start on a loaded machine: the harness gives up waiting after 20 s but leaves
-   * the process running, so keep waiting for its run file; a process that exits during start-up is a failure.
-   */
+  /** Starts a node, allowing a slow start on a loaded machine. */
   async startNode (id: number): Promise<void> {
-    try {
-      await this.tc.start(id)
-      return
-    } catch (err) {
-      if (!this.running(id)) throw err
-    }
-    const deadline = performance.now() + SLOW_START_MS
-    while (this.tc.runInfo(id) === undefined) {
-      if (!this.running(id)) throw new Error(`node ${id} exited during start-up:\n${this.tc.logs(id).slice(-3000)}`)
-      if (performance.now() > deadline) throw new Error(`node ${id} did not start within ${SLOW_START_MS} ms`)
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    await startPatiently(this.tc, id)
   }
 
   async pause (id: number): Promise<void> {
@@ -352,6 +351,7 @@ export class ChaosCluster {
   }
 
   async destroy (): Promise<void> {
+    LIVE.delete(this)
     await this.ctl?.close().catch(() => {})
     this.ctl = undefined
     await this.tc.destroy()

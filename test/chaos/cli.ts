@@ -3,6 +3,7 @@
 // {"seconds":..,"ops":..,"faults":..,"linearizable":..,"lost_acked_writes":..,"replicas_identical":..,...}.
 // Exit status 0 when the run passed, 1 on any violation (the history file is kept and named), 2 on bad usage.
 import { Command, InvalidArgumentError } from 'commander'
+import { killAllNodes } from './chaos-cluster.js'
 import { runChaos } from './run-chaos.js'
 import { FAULT_KINDS, type FaultKind } from './schedule.js'
 
@@ -26,7 +27,7 @@ function kindList (v: string): FaultKind[] {
   return out
 }
 
-interface Options { seconds: number, seed: number, nodes: number, unsafeReads?: boolean, kinds?: FaultKind[], keepHistory?: boolean, quiet?: boolean, staleReadProbe?: boolean, minimums: boolean }
+interface Options { seconds: number, seed: number, nodes: number, unsafeReads?: boolean, kinds?: FaultKind[], keepHistory?: boolean, quiet?: boolean, staleReadProbe?: boolean, minimums: boolean, profile?: 'fast' | 'balanced' | 'conservative' }
 
 const program = new Command('chaos')
   .description('chaos test on real aspen processes: seeded faults, concurrent clients, linearizability check')
@@ -38,12 +39,18 @@ const program = new Command('chaos')
   .option('--keep-history', 'keep the history file even when the run passes')
   .option('--stale-read-probe', 'add a learner cut off from raft traffic and read through it (with --unsafe-reads: a certain violation)')
   .option('--no-minimums', 'do not require 1,000 ops per minute and 3 faults of every kind')
+  .option('--profile <name>', 'raft timing profile: fast, balanced (default) or conservative', (v) => {
+    if (v !== 'fast' && v !== 'balanced' && v !== 'conservative') throw new InvalidArgumentError('--profile must be fast, balanced or conservative')
+    return v
+  })
   .option('--quiet', 'no progress lines on stderr')
   .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
 
 program.parse()
 const opts = program.opts<Options>()
 const started = Date.now()
+// An interrupted run must not leave aspen processes behind.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { killAllNodes(); process.exit(130) })
 const summary = await runChaos({
   seconds: opts.seconds,
   seed: opts.seed,
@@ -52,6 +59,7 @@ const summary = await runChaos({
   ...(opts.kinds !== undefined ? { kinds: opts.kinds } : {}),
   keepHistory: opts.keepHistory === true,
   staleReadProbe: opts.staleReadProbe === true,
+  ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
   enforceMinimums: opts.minimums,
   log: opts.quiet === true ? () => {} : (line) => { process.stderr.write(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) }
 })

@@ -32,6 +32,8 @@ export interface ChaosOptions {
   staleReadProbe?: boolean
   /** Require ≥ 1,000 successful ops per 60 s and ≥ 3 faults of each enabled kind (default true). */
   enforceMinimums?: boolean
+  /** Raft timing profile of the nodes (default balanced). */
+  profile?: 'fast' | 'balanced' | 'conservative'
   historyPath?: string
   /** Keep the history file even when the run passed. */
   keepHistory?: boolean
@@ -74,8 +76,8 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosSummary> {
   const history = new HistoryRecorder(historyPath)
   const violations: string[] = []
   const faults: FaultRecord[] = []
-  log(`chaos: seed ${o.seed}, ${o.nodes} voters, ${o.seconds} s of faults (${kinds.join(', ') || 'none'}), history ${historyPath}`)
-  const cluster = await ChaosCluster.create({ voters: o.nodes, unsafeReads: o.unsafeReads === true, snapshotEvery: 300, logRetain: 50, log })
+  log(`chaos: seed ${o.seed}, ${o.nodes} voters, profile ${o.profile ?? 'balanced'}, ${o.seconds} s of faults (${kinds.join(', ') || 'none'}), history ${historyPath}`)
+  const cluster = await ChaosCluster.create({ voters: o.nodes, unsafeReads: o.unsafeReads === true, snapshotEvery: 300, logRetain: 50, log, ...(o.profile !== undefined ? { profile: o.profile } : {}) })
   let phaseMs = 0
   let converged = { identical: false, index: 0 }
   let lost = 0

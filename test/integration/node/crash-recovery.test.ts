@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { TestCluster, waitFor } from '../harness.js'
 import { ops, type Txn } from '../../../src/api/kv.js'
 import type { AspenClient } from '../../../src/client/index.js'
+import { formPatiently, startPatiently } from '../../chaos/slow-start.js'
 
 const enc = new TextEncoder()
 const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? []).toString()
@@ -34,7 +35,7 @@ describe('crash recovery of real nodes', () => {
   it('SIGKILL of the leader while transaction batches are written: acknowledged ones are whole, none is half applied', { timeout: 300_000 }, async () => {
     cluster = await TestCluster.create(3)
     await cluster.explain(async () => {
-      await cluster.form()
+      await formPatiently(cluster)
       const acked: Array<[number, number]> = []
       const tried: Array<[number, number]> = []
       let stop = false
@@ -51,10 +52,10 @@ describe('crash recovery of real nodes', () => {
       for (let round = 0; round < 2; round++) {
         const before = acked.length
         await waitFor('batches flowing', () => acked.length >= before + 5, 60_000)
-        const leader = await cluster.leader()
+        const leader = await cluster.leader(30_000)
         await cluster.kill(leader)
         await waitFor('a new leader', async () => { const l = await cluster.leader(); return l !== leader ? l : undefined }, 30_000)
-        await cluster.start(leader)
+        await startPatiently(cluster, leader)
       }
       stop = true
       await Promise.all(writers)
@@ -81,7 +82,7 @@ describe('crash recovery of real nodes', () => {
         await waitFor(`${key} acknowledged`, async () => await c.put(key, `v${round}`, { timeoutMs: 3000 }).then(() => true), 30_000, 100)
         // No pause between the acknowledgement and the kill: only what was fsynced before the ack survives.
         await Promise.all([1, 2, 3].map(async id => { await cluster.kill(id) }))
-        for (const id of [1, 2, 3]) await cluster.start(id)
+        for (const id of [1, 2, 3]) await startPatiently(cluster, id)
         await cluster.leader(30_000)
         const c2 = await cluster.client(5000)
         const got = await waitFor(`${key} readable`, async () => await c2.get(key, { timeoutMs: 3000 }), 30_000, 100)
@@ -110,7 +111,7 @@ describe('crash recovery of real nodes', () => {
         const before = acked.size
         await waitFor(`writes flowing before kill ${cycle + 1}`, () => acked.size >= before + 3, 60_000)
         await cluster.kill(victim)
-        await cluster.start(victim)
+        await startPatiently(cluster, victim)
       }
       stop = true
       await Promise.all(writers)
