@@ -18,6 +18,11 @@ export interface WorkloadOptions {
 /** Failures after which a worker redials with a fresh ticket (the client itself already reconnects and fails over). */
 const REDIAL_CODES = new Set(['UNREACHABLE', 'NOT_MEMBER'])
 
+/** Connecting (host start + handshake) is slow on a loaded machine; operations have their own deadline. */
+const CONNECT_TIMEOUT_MS = 10_000
+/** A replaced client is closed this long after, when requests still using it have timed out. */
+const RETIRE_AFTER_MS = 5000
+
 const text = (b: Uint8Array | undefined): string | null => b === undefined ? null : Buffer.from(b).toString()
 
 /** Runs the workers until `stop()`; `done` resolves when they all returned. */
@@ -27,6 +32,8 @@ export class Workload {
   /** Bumped by the runner after a membership change: workers reconnect so their tickets stay current. */
   generation = 0
   ok = 0
+  private readonly pool = new Map<number, { gen: number, client: Promise<AspenClient | undefined> }>()
+  private readonly retiring = new Set<Promise<AspenClient | undefined>>()
 
   constructor (private readonly cluster: ChaosCluster, private readonly history: HistoryRecorder, private readonly opts: WorkloadOptions) {}
 
@@ -37,29 +44,64 @@ export class Workload {
   async stop (): Promise<void> {
     this.stopping = true
     await Promise.all(this.workers)
+    await this.closeAll()
   }
 
-  private async connect (w: number): Promise<AspenClient | undefined> {
+  /**
+   * The shared client for workers preferring node `pref` (one libp2p host per node, not per worker: under load
+   * the handshakes of many hosts are what starves the cluster). Rebuilt after a membership or address change.
+   */
+  private clientFor (pref: number): Promise<AspenClient | undefined> {
+    const e = this.pool.get(pref)
+    if (e !== undefined && e.gen === this.generation) return e.client
+    if (e !== undefined) this.retire(e.client)
+    const client = this.cluster.client(pref, CONNECT_TIMEOUT_MS).catch(() => undefined)
+    this.pool.set(pref, { gen: this.generation, client })
+    return client
+  }
+
+  /** Drops `client` from the pool (a worker found its node gone); closed once in-flight requests are over. */
+  private invalidate (pref: number, client: AspenClient): void {
+    const e = this.pool.get(pref)
+    if (e === undefined) return
+    void e.client.then((c) => {
+      if (c === client && this.pool.get(pref) === e) {
+        this.pool.delete(pref)
+        this.retire(e.client)
+      }
+    })
+  }
+
+  private retire (p: Promise<AspenClient | undefined>): void {
+    const t = setTimeout(() => { void p.then(async c => await c?.close()).catch(() => {}) }, RETIRE_AFTER_MS)
+    this.retiring.add(p)
+    t.unref()
+  }
+
+  private async closeAll (): Promise<void> {
+    const all = [...this.retiring, ...[...this.pool.values()].map(e => e.client)]
+    this.pool.clear()
+    this.retiring.clear()
+    await Promise.all(all.map(async p => { const c = await p; await c?.close().catch(() => {}) }))
+  }
+
+  private preferred (w: number): number {
     const ids = [...this.cluster.members].filter(id => this.cluster.running(id)).sort((a, b) => a - b)
-    if (ids.length === 0) return undefined
-    return await this.cluster.client(ids[w % ids.length], this.opts.opTimeoutMs).catch(() => undefined)
+    return ids[w % Math.max(1, ids.length)] ?? 0
   }
 
   private async worker (w: number): Promise<void> {
     const rng = new Rng(this.opts.seed).fork(`worker-${w}`)
     const seen = new Map<string, string | null>()
-    let client: AspenClient | undefined
-    let gen = -1
-    let via = 0
     let seq = 0
     while (!this.stopping && !this.history.full) {
-      if (client === undefined || gen !== this.generation) {
-        await client?.close().catch(() => {})
-        gen = this.generation
-        client = await this.connect(w)
-        const ids = [...this.cluster.members].sort((a, b) => a - b)
-        via = ids[w % Math.max(1, ids.length)] ?? 0
-        if (client === undefined) { await new Promise(resolve => setTimeout(resolve, 100)); continue }
+      const via = this.preferred(w)
+      const client = await this.clientFor(via)
+      if (client === undefined) {
+        const e = this.pool.get(via)
+        if (e !== undefined) { this.pool.delete(via); this.retire(e.client) }
+        await new Promise(resolve => setTimeout(resolve, 500))
+        continue
       }
       const key = `k${rng.int(this.opts.keys)}`
       const value = `w${w}-${seq++}`
@@ -104,15 +146,9 @@ export class Workload {
             : roll < 0.85 ? { op: 'cas' as const, key, expected: seen.get(key) ?? null, value } : { op: 'put' as const, key: `u/${w}/${seq}`, value }
         // Any failed write may still commit later: its outcome is unknown (reads with no answer change nothing).
         op = { ...base, input, return: null, outcome: 'unknown', error: code, ...(roll >= 0.85 ? { unique: true } : {}) }
-        if (REDIAL_CODES.has(code)) client = await this.redial(client)
+        if (REDIAL_CODES.has(code)) this.invalidate(via, client)
       }
       this.history.record(op)
     }
-    await client?.close().catch(() => {})
-  }
-
-  private async redial (client: AspenClient): Promise<undefined> {
-    await client.close().catch(() => {})
-    return undefined
   }
 }
