@@ -111,7 +111,7 @@ export class ChaosCluster {
   }
 
   private async controlClient (): Promise<AspenClient> {
-    this.ctl ??= await this.client(undefined, 3000)
+    this.ctl ??= await this.client(undefined, 10_000)
     return this.ctl
   }
 
@@ -123,7 +123,8 @@ export class ChaosCluster {
     try {
       return await c.controlAt<T>(peer, method, body, { timeoutMs })
     } catch (err) {
-      if (!(err instanceof ClusterError) || err.code === 'TIMEOUT' || err.code === 'INTERNAL') {
+      // The client already redials closed connections; a slow answer (TIMEOUT) is no reason for a new host.
+      if (!(err instanceof ClusterError) || err.code === 'INTERNAL') {
         this.ctl = undefined
         void c.close().catch(() => {})
       }
@@ -131,7 +132,7 @@ export class ChaosCluster {
     }
   }
 
-  async statusOf (id: number, timeoutMs = 1500): Promise<NodeStatus | undefined> {
+  async statusOf (id: number, timeoutMs = 3000): Promise<NodeStatus | undefined> {
     return await this.controlAt<NodeStatus>(id, 'cluster.status', {}, timeoutMs).catch(() => undefined)
   }
 
@@ -207,7 +208,7 @@ export class ChaosCluster {
         if (only === undefined && prev !== undefined && prev === JSON.stringify(f)) return
         for (let attempt = 0; attempt < 3; attempt++) {
           try {
-            await this.controlAt(id, 'testing.faults', f, 2000)
+            await this.controlAt(id, 'testing.faults', f, 5000)
             this.pushed.set(id, JSON.stringify(f))
             return
           } catch (err) {

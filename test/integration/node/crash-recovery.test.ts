@@ -21,6 +21,11 @@ function batchTxn (w: number, i: number): Txn {
   return { compare: [], success, failure: [] }
 }
 
+/** A read retried through elections (a loaded machine may hold one right when the test checks). */
+async function settled<T> (what: string, read: () => Promise<T>): Promise<T> {
+  return await waitFor(what, async () => await read().then(v => ({ v })), 60_000, 200).then(r => r.v)
+}
+
 async function converged (cluster: TestCluster, c: AspenClient, ids: number[]): Promise<void> {
   await waitFor('replicas converge to one state hash at one applied index', async () => {
     const st = await Promise.all(ids.map(async id => await cluster.status(id, c)))
@@ -64,7 +69,7 @@ describe('crash recovery of real nodes', () => {
       await converged(cluster, c, [1, 2, 3])
       const ackedSet = new Set(acked.map(([w, i]) => `${w}/${i}`))
       for (const [w, i] of tried) {
-        const r = await c.scan(`tx/${w}/${i}/`, { limit: TXN_KEYS + 1 })
+        const r = await settled(`batch ${w}/${i}`, async () => await c.scan(`tx/${w}/${i}/`, { limit: TXN_KEYS + 1, timeoutMs: 5000 }))
         const n = r.kvs.length
         if (ackedSet.has(`${w}/${i}`)) assert.equal(n, TXN_KEYS, `acknowledged batch ${w}/${i} has ${n} of ${TXN_KEYS} keys`)
         else assert.ok(n === 0 || n === TXN_KEYS, `batch ${w}/${i} is half applied: ${n} of ${TXN_KEYS} keys`)
@@ -117,7 +122,7 @@ describe('crash recovery of real nodes', () => {
       await Promise.all(writers)
       const c = await cluster.client(10_000)
       await converged(cluster, c, [1, 2, 3])
-      for (const [k, v] of acked) assert.equal(text((await c.get(k))?.value), v, `acknowledged write ${k} is missing`)
+      for (const [k, v] of acked) assert.equal(text((await settled(k, async () => await c.get(k, { timeoutMs: 5000 })))?.value), v, `acknowledged write ${k} is missing`)
       assert.ok(acked.size >= 60, `only ${acked.size} writes acknowledged`)
     })
   })
