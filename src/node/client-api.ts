@@ -47,13 +47,23 @@ export const METHODS = {
   /** Active alarms (NOSPACE) as the node reached has applied them. */
   alarmList: 'cluster.alarm.list',
   /** Compacts the node reached, then clears NOSPACE alarms (members still short of space raise theirs again). */
-  alarmDisarm: 'cluster.alarm.disarm'
+  alarmDisarm: 'cluster.alarm.disarm',
+  /** Test-only: drop Raft frames to / from chosen node ids (refused unless ASPEN_TESTING=1 and [testing] fault_injection). */
+  testingFaults: 'testing.faults'
 } as const
 
 /** No leader could be found (a minority partition, or an election in progress) before the deadline. */
 export class NoQuorumError extends AspenError {
   readonly code = 'NO_QUORUM'
 }
+
+/** A test-only method was called on a node that does not run with ASPEN_TESTING=1 and `[testing] fault_injection = true`. */
+export class TestingDisabledError extends AspenError {
+  readonly code = 'TESTING_DISABLED'
+}
+
+/** Most node ids one fault-injection request may name. */
+const MAX_FAULT_PEERS = 128
 
 /** The method is not known to this node. */
 export class UnknownMethodError extends AspenError {
@@ -284,6 +294,20 @@ export class ClientApi {
       case METHODS.alarmDisarm: {
         const r = await node.alarms.disarm()
         return jsonBody({ cleared: r.cleared, space: r.reading, alarms: node.alarms.list() })
+      }
+      case METHODS.testingFaults: {
+        // Over the client protocol rather than HTTP: only cookie holders can reach it (pnet), and it is refused
+        // outright unless the node was started for testing, so a stray local process cannot partition a node.
+        if (!node.config.testing.faultInjection) {
+          throw new TestingDisabledError('fault injection is off: it needs ASPEN_TESTING=1 and [testing] fault_injection = true')
+        }
+        const b = parseJsonBody(call.body)
+        const dropTo = b.dropTo === undefined ? [] : intList(b.dropTo, 'dropTo')
+        const dropFrom = b.dropFrom === undefined ? [] : intList(b.dropFrom, 'dropFrom')
+        if (dropTo.length > MAX_FAULT_PEERS || dropFrom.length > MAX_FAULT_PEERS) throw new InvalidRequestError(`at most ${MAX_FAULT_PEERS} node ids per list`)
+        node.raftTransport.setFaults({ dropTo: new Set(dropTo), dropFrom: new Set(dropFrom) })
+        node.log.warn({ dropTo, dropFrom }, 'testing: raft fault injection set')
+        return jsonBody({ dropTo, dropFrom })
       }
       case METHODS.clusterInit: return jsonBody(await ctl.init(timeoutMs))
       case METHODS.addLearner: {

@@ -466,6 +466,8 @@ export class AspenNode {
   /** Streams the store's state to a follower that lacks the log, then delivers the Raft snapshot message. */
   private async sendSnapshot (m: Message): Promise<void> {
     if (this.sendingSnapshot.has(m.to)) return
+    // A test partition covers snapshot streams too, or a snapshot would cross it.
+    if (this.raftTransport.dropsTo(m.to)) { this.rawNode.reportSnapshot(m.to, 'failure'); return }
     this.sendingSnapshot.add(m.to)
     const t0 = now()
     let reader
@@ -496,6 +498,7 @@ export class AspenNode {
       this.metrics.raftRejectedPeer.inc()
       throw new UnauthorizedPeerError(`snapshot from peer ${snap.from.peerId} claiming node ${env.message.from} refused: not a member it may speak for`)
     }
+    if (this.raftTransport.dropsFrom(env.message.from)) throw new PartitionedError(`testing: traffic from node ${env.message.from} is being dropped`)
     const meta: StoreSnapshotMetadata = env.meta
     const t0 = now()
     if (meta.index > this.store.hardState().commit) {
@@ -737,6 +740,11 @@ export class AspenNode {
 /** `cluster init` on a node that already belongs to a cluster. */
 export class AlreadyInitializedError extends AspenError {
   readonly code = 'ALREADY_INITIALIZED'
+}
+
+/** Test-only partition: a snapshot from a peer whose traffic is being dropped is refused. */
+export class PartitionedError extends AspenError {
+  readonly code = 'PARTITIONED'
 }
 
 /** A snapshot is being taken already. */

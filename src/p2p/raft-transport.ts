@@ -187,6 +187,16 @@ export class RaftTransport {
     this.faults = { dropTo: faults.dropTo, dropFrom: faults.dropFrom }
   }
 
+  /** Test-only: true while traffic to `to` is being dropped (the node also holds back snapshots then). */
+  dropsTo (to: NodeId): boolean {
+    return this.faults.dropTo?.has(to) === true
+  }
+
+  /** Test-only: true while traffic from `from` is being dropped. */
+  dropsFrom (from: NodeId): boolean {
+    return this.faults.dropFrom?.has(from) === true
+  }
+
   /** Queues messages for `to`; they leave in one frame at the end of this tick. Never blocks, never throws. */
   send (to: NodeId, messages: readonly Message[]): void {
     if (!this.started || messages.length === 0) return
