@@ -112,7 +112,8 @@ export class Workload {
       let op: ChaosOp
       try {
         if (roll < 0.35) {
-          const kv = await client.get(key, { timeoutMs: t })
+          // Some reads ask for the leader lease: they must be just as linearizable as ReadIndex reads.
+          const kv = await client.get(key, { timeoutMs: t, consistency: roll < 0.15 ? 'lease' : 'linearizable' })
           op = { ...base, input: { op: 'get', key }, return: performance.now(), outcome: 'ok', value: text(kv?.value) }
           seen.set(key, op.value ?? null)
         } else if (roll < 0.6) {
