@@ -15,6 +15,7 @@ import { RaftStore } from '../../../src/store/index.js'
 import { waitFor } from '../harness.js'
 import { fuseUnavailable, LazyMount, type CutStats } from './lazy-mount.js'
 import { PowerNode } from './power-node.js'
+import { seededRandom } from '../../unit/raft/helpers.js'
 
 const CYCLES = 6
 const WRITERS = 4
@@ -26,17 +27,6 @@ const PREFIX = 'p/'
 const unavailable = fuseUnavailable()
 if (unavailable !== undefined) console.log(`# power-loss tests skipped: ${unavailable}`)
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with ASPEN_POWERLOSS_SEED. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const dec = new TextDecoder()
 
@@ -173,7 +163,7 @@ describe('power loss: a store on a filesystem that drops unsynced writes', { ski
 
   it('every acknowledged write survives power cuts at random points under load, and the chain verifies', async () => {
     const seed = Number(process.env.ASPEN_POWERLOSS_SEED ?? Math.floor(Math.random() * 2 ** 31))
-    const rand = rng(seed)
+    const rand = seededRandom(seed)
     const t0 = performance.now()
     await m.powerOn()
     await m.install()
