@@ -129,14 +129,7 @@ export class RaftDriver {
   /** Resolves once a linearizable read may be served from the local state machine (ReadIndex, batched per tick). */
   readBarrier (timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new StoppingError('node is stopping; retry on another node'))
-    return new Promise<void>((resolve, reject) => {
-      // Every way out clears the timer; a waiter settled by its timeout may still be released later (a no-op).
-      const timer = setTimeout(() => { w.reject(new RequestTimeoutError(`read not confirmed within ${timeoutMs} ms (no quorum?)`)) }, timeoutMs)
-      const w: ReadWaiter = {
-        resolve: () => { clearTimeout(timer); resolve() },
-        reject: (e) => { clearTimeout(timer); reject(e) },
-        timer
-      }
+    return this.readWaiter(timeoutMs, `read not confirmed within ${timeoutMs} ms (no quorum?)`, (w) => {
       this.pendingReadBatch.push(w)
       this.kick()
     })
@@ -153,15 +146,23 @@ export class RaftDriver {
       await this.readBarrier(timeoutMs)
       return 'readIndex'
     }
-    if (index <= this.store.applied()) return 'lease'
-    return await new Promise<'lease'>((resolve, reject) => {
-      const timer = setTimeout(() => { w.reject(new RequestTimeoutError(`read not applied within ${timeoutMs} ms`)) }, timeoutMs)
+    if (index > this.store.applied()) {
+      await this.readWaiter(timeoutMs, `read not applied within ${timeoutMs} ms`, (w) => { this.readsAwaitingApply.push({ index, waiters: [w] }) })
+    }
+    return 'lease'
+  }
+
+  /** A read waiter handed to `enqueue`, rejected with RequestTimeoutError(`timeoutMessage`) after `timeoutMs`. */
+  private readWaiter (timeoutMs: number, timeoutMessage: string, enqueue: (w: ReadWaiter) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      // Every way out clears the timer; a waiter settled by its timeout may still be released later (a no-op).
+      const timer = setTimeout(() => { w.reject(new RequestTimeoutError(timeoutMessage)) }, timeoutMs)
       const w: ReadWaiter = {
-        resolve: () => { clearTimeout(timer); resolve('lease') },
+        resolve: () => { clearTimeout(timer); resolve() },
         reject: (e) => { clearTimeout(timer); reject(e) },
         timer
       }
-      this.readsAwaitingApply.push({ index, waiters: [w] })
+      enqueue(w)
     })
   }
 

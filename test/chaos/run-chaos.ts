@@ -6,6 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AspenClient } from '../../src/client/index.js'
+import { waitFor } from '../integration/harness.js'
 import { checkKvHistory, formatReport, type CheckResult } from '../sim/linearizability.js'
 import { Rng } from '../sim/rng.js'
 import { ChaosCluster } from './chaos-cluster.js'
@@ -248,11 +249,10 @@ async function addIsolatedLearner (cluster: ChaosCluster, seed: number): Promise
     if (m !== null) {
       const learner = Number(m[1])
       // It must have applied the state before it is cut off, so it knows its leader.
-      for (let i = 0; i < 100; i++) {
+      await waitFor(`learner ${learner} to apply the state and know its leader`, async () => {
         const st = await cluster.statusOf(learner)
-        if (st !== undefined && st.leaderId !== null && st.appliedIndex > 1) break
-        await sleep(100)
-      }
+        return st !== undefined && st.leaderId !== null && st.appliedIndex > 1
+      }, 10_000, 100)
       await cluster.partition(learner, 'isolate', true)
       return learner
     }

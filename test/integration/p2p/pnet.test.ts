@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import type { AspenHost } from '../../../src/p2p/host.js'
-import { stopAll, testHost } from './helpers.js'
+import { stopAll, testHost, waitFor } from './helpers.js'
 
 const COOKIE = 'pnet-integration-test'
 const PROTOCOL = '/aspen-test/blob/1.0.0'
@@ -33,7 +33,7 @@ describe('private network connections', () => {
       s.send(blob)
       await s.close()
       const want = sha(blob)
-      await waitUntil(() => received.includes(want), 10_000, `blob ${i}`)
+      await waitFor(() => received.includes(want), 10_000, `blob ${i}`)
     }
     const big = new Uint8Array(16 * 1024 * 1024)
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff
@@ -43,15 +43,7 @@ describe('private network connections', () => {
     }
     await s.close()
     const want = sha(big)
-    await waitUntil(() => received.includes(want), 60_000, 'the 16 MiB blob')
+    await waitFor(() => received.includes(want), 60_000, 'the 16 MiB blob')
     assert.ok(received.includes(want))
   })
 })
-
-async function waitUntil (cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
