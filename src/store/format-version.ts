@@ -30,10 +30,14 @@ export interface Migration {
 }
 
 /**
- * Forward migrations of this build, one per older format still supported. Format 1 is the first released
- * format, so the list is empty; a build that introduces format 2 adds `{ from: 1, ... }` here.
+ * Forward migrations of this build, one per older format still supported.
+ *   1 → 2: the log moves from one record per entry to runs (log-run.ts). A format-1 record reads as a run of one
+ *          entry keyed by its index, so nothing is rewritten; the version bump keeps format-1 builds (which
+ *          would misread runs) off the upgraded data dir.
  */
-export const MIGRATIONS: readonly Migration[] = []
+export const MIGRATIONS: readonly Migration[] = [
+  { from: 1, describe: 'log entries are stored in runs (format-1 entries stay readable as runs of one)', plan: async () => [] }
+]
 
 /** The data dir holds a newer format than this build understands; nothing was changed. */
 export class StoreFormatTooNewError extends AspenError {

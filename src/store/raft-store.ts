@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import type { BatchOperation } from 'classic-level'
 import { AspenError, invariant } from '../errors.js'
 import type { CommandResult } from '../api/codec.js'
 import { decodeLogCommand, isLeaseCommand } from '../api/codec.js'
@@ -16,6 +17,7 @@ import { DecodeError, InvalidRequestError, LeaseNotFoundError, LeaseRefusedError
 import { validateCommand, validateKey, validateLeaseCommand, validateLimit, validateRange } from '../api/validate.js'
 import type { ConfState, Entry, HardState, SnapshotMetadata } from '../raft/types.js'
 import { chainHash, stateHash as nextStateHash } from './chain.js'
+import { checkRunEnd, decodeLogRun, encodeLogAppend, RunError, truncateLogRun } from './log-run.js'
 import {
   CompactedError, CorruptionError, DataDirLockedError, FormatVersionError, IdentityMismatchError, NotInitializedError,
   SnapshotError, SnapshotInProgressError, StaleSnapshotError, StoreClosedError
@@ -29,10 +31,10 @@ import { decodeLease, encodeLease, leaseIdFromBytes, LeaseView } from './leases.
 import type { KvSource } from './overlay.js'
 import { NOT_LOADED, Overlay } from './overlay.js'
 import { KvCache } from './kv-cache.js'
-import type { KvRecord } from './records.js'
+import type { KvRecord, LogRecord } from './records.js'
 import {
-  cloneConfState, cloneHardState, confStateFromRecord, confStateToRecord, decodeKvRecord, decodeLogRecord,
-  emptyConfState, encodeKvRecord, encodeLogRecord, HASH_BYTES, RecordError, ZERO_HASH
+  cloneConfState, cloneHardState, confStateFromRecord, confStateToRecord, decodeKvRecord,
+  emptyConfState, encodeKvRecord, HASH_BYTES, RecordError, ZERO_HASH
 } from './records.js'
 import { SnapshotReader } from './snapshot-reader.js'
 import { decodeChunk, unpackRecords } from './snapshot-stream.js'
@@ -41,7 +43,7 @@ import type { Effect, TxnOutcome } from './state-machine.js'
 import * as wire from './store-wire.js'
 
 /** On-disk format written by this build. An unknown version is refused at open. */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 /** Revisions of change events kept by default (watches can resume this far back). */
 export const DEFAULT_EVENT_WINDOW = 100_000
 /** Log entries kept behind the applied index by default when a snapshot compacts the log. */
@@ -324,8 +326,43 @@ export class RaftStore {
 
   private async diskHash (index: number): Promise<Buffer | undefined> {
     if (index === this.logStart.index) return this.logStart.hash
-    const v = await this.db.get(logKey(index))
-    return v === undefined ? undefined : decodeLogRecord(index, v).chainHash
+    return (await this.diskRecord(index))?.chainHash
+  }
+
+  /** Decodes a run read from disk; an undecodable one is a CorruptionError naming the entry. */
+  private decodeRun (runLast: number, v: Buffer): LogRecord[] {
+    try {
+      return decodeLogRun(runLast, v)
+    } catch (err) {
+      if (err instanceof RunError) throw this.corrupt('log', err.index, `torn or undecodable entry: ${err.message}`)
+      throw err
+    }
+  }
+
+  private checkRunEnd (runLast: number, recs: readonly LogRecord[]): void {
+    try {
+      checkRunEnd(runLast, recs)
+    } catch (err) {
+      if (err instanceof RunError) throw this.corrupt('log', err.index, err.message)
+      throw err
+    }
+  }
+
+  /** The run holding entry `index`, from disk (the first run whose last index is at or after it). */
+  private async diskRun (index: number): Promise<{ key: Buffer, value: Buffer, records: LogRecord[] } | undefined> {
+    const found = await this.db.iterator({ gte: logKey(index), lt: LOG_END, limit: 1 }).all()
+    if (found.length === 0) return undefined
+    const [key, value] = found[0]
+    const records = this.decodeRun(logIndexOf(key), value)
+    return { key, value, records }
+  }
+
+  /** The stored record of entry `index`, or undefined when the log does not hold it. */
+  private async diskRecord (index: number): Promise<LogRecord | undefined> {
+    const run = await this.diskRun(index)
+    if (run === undefined) return undefined
+    const first = run.records[0].entry.index
+    return index >= first ? run.records[index - first] : undefined
   }
 
   private async initialize (nodeId: number): Promise<void> {
@@ -355,29 +392,32 @@ export class RaftStore {
       terms.push(this.logStart.term)
       hashes.push(this.logStart.hash)
     }
+    // runs ending after the log start; the first may straddle it (its entries up to the start are compacted)
     const it = this.db.iterator({ gt: logKey(this.logStart.index), lte: logKey(this.lastIndex), highWaterMarkBytes: 1024 * 1024 })
     try {
       while (true) {
-        const page = await it.nextv(1000)
+        const page = await it.nextv(64)
         if (page.length === 0) break
         for (const [k, v] of page) {
-          const index = logIndexOf(k)
-          if (index !== expected) throw this.corrupt('log', expected, `entry ${expected} is missing (next present: ${index})`)
-          let rec: { entry: Entry, chainHash: Buffer }
-          try {
-            rec = decodeLogRecord(index, v)
-          } catch (err) {
-            throw this.corrupt('log', index, `torn or undecodable entry: ${(err as Error).message}`)
+          const runLast = logIndexOf(k)
+          const recs = this.decodeRun(runLast, v)
+          const runFirst = recs[0].entry.index
+          if (runFirst > expected) throw this.corrupt('log', expected, `entry ${expected} is missing (next present: ${runFirst})`)
+          if (runFirst < expected && expected !== this.logStart.index + 1) throw this.corrupt('log', runFirst, `log runs overlap at entry ${runFirst}`)
+          for (const rec of recs) {
+            const index = rec.entry.index
+            if (index < expected) continue
+            const h = chainHash(prev, rec.entry)
+            if (!h.equals(rec.chainHash)) throw this.corrupt('log', index, 'chain hash mismatch (entry or stored hash altered)')
+            if (index > keepAfter) entries.push(rec.entry)
+            if (index >= ap.index) {
+              terms.push(rec.entry.term)
+              hashes.push(h)
+            }
+            prev = h
+            expected++
           }
-          const h = chainHash(prev, rec.entry)
-          if (!h.equals(rec.chainHash)) throw this.corrupt('log', index, 'chain hash mismatch (entry or stored hash altered)')
-          if (index > keepAfter) entries.push(rec.entry)
-          if (index >= ap.index) {
-            terms.push(rec.entry.term)
-            hashes.push(h)
-          }
-          prev = h
-          expected++
+          this.checkRunEnd(runLast, recs)
         }
       }
     } finally {
@@ -492,13 +532,8 @@ export class RaftStore {
   /** A write whose failure leaves the disk state unknown: the store stops (fail-stop) and must be reopened. */
   private async write (ops: BatchOp[], sync: boolean): Promise<void> {
     try {
-      // a chained batch costs about half of an array batch per operation (abstract-level copies array ops)
-      const batch = this.db.batch()
-      for (const op of ops) {
-        if (op.type === 'put') batch.put(op.key, op.value as Buffer)
-        else batch.del(op.key)
-      }
-      await batch.write({ sync })
+      // an array batch crosses into N-API once; a chained batch pays a native call per operation
+      await this.db.batch(ops as Array<BatchOperation<Db, Buffer, Buffer>>, { sync })
     } catch (err) {
       this.failed = err as Error
       throw err
@@ -546,23 +581,16 @@ export class RaftStore {
     const ents = rd.entries
     const first = ents.length > 0 ? ents[0].index : this.lastIndex + 1
     const newLast = ents.length > 0 ? ents[ents.length - 1].index : this.lastIndex
-    const newHashes: Buffer[] = []
+    let newHashes: Buffer[] = []
     if (ents.length > 0) {
       invariant(first > this.hs.commit, () => `entries from ${first} would overwrite committed entries (commit ${this.hs.commit})`)
       invariant(first <= this.lastIndex + 1, () => `entries from ${first} leave a gap after last index ${this.lastIndex}`)
-      let prev = this.tailHash(first - 1)
-      let prevTerm = this.tailTerm(first - 1)
-      for (let i = 0; i < ents.length; i++) {
-        const e = ents[i]
-        invariant(e.index === first + i, () => `entries are not contiguous at ${e.index}`)
-        invariant(e.term >= prevTerm, () => `entry ${e.index} has term ${e.term} below its predecessor's ${prevTerm}`)
-        const h = chainHash(prev, e)
-        ops.push({ type: 'put', key: logKey(e.index), value: encodeLogRecord(e, h) })
-        newHashes.push(h)
-        prev = h
-        prevTerm = e.term
-      }
-      for (let i = newLast + 1; i <= this.lastIndex; i++) ops.push({ type: 'del', key: logKey(i) })
+      const append = encodeLogAppend(ents, this.tailHash(first - 1), this.tailTerm(first - 1))
+      // a conflicting suffix goes first (deletes before the puts that may reuse a key): the runs ending at or
+      // after `first` are deleted, and the one straddling it is rewritten as its prefix
+      if (first <= this.lastIndex) await this.truncationOps(first, ops)
+      for (const r of append.runs) ops.push({ type: 'put', key: r.key, value: r.value })
+      newHashes = append.hashes
     }
     const termAt = (index: number): number => index >= first ? ents[index - first].term : this.tailTerm(index)
     const hashAt = (index: number): Buffer => index >= first ? newHashes[index - first] : this.tailHash(index)
@@ -579,9 +607,9 @@ export class RaftStore {
     const toApply = rd.committedEntries.filter((e) => e.index > this.applied.index)
     for (let i = 0; i < toApply.length; i++) {
       const e = toApply[i]
-      invariant(e.index === this.applied.index + 1 + i, () => `committed entry ${e.index} does not follow applied ${this.applied.index + i}`)
-      invariant(e.index <= hs.commit, () => `entry ${e.index} is not committed (commit ${hs.commit})`)
-      invariant(e.index <= newLast && termAt(e.index) === e.term, () => `committed entry ${e.index}/${e.term} is not the logged entry`)
+      if (e.index !== this.applied.index + 1 + i) invariant(false, `committed entry ${e.index} does not follow applied ${this.applied.index + i}`)
+      if (e.index > hs.commit) invariant(false, `entry ${e.index} is not committed (commit ${hs.commit})`)
+      if (e.index > newLast || termAt(e.index) !== e.term) invariant(false, `committed entry ${e.index}/${e.term} is not the logged entry`)
     }
     let results: ApplyResult[] = []
     let cacheUpdates: Array<[string, Buffer | null]> = []
@@ -647,6 +675,24 @@ export class RaftStore {
     }
     if (toApply.length > 0) this.notifyApplied()
     return results
+  }
+
+  /** Operations removing entries [first, last] from the log (the run holding first - 1 keeps that part). */
+  private async truncationOps (first: number, ops: BatchOp[]): Promise<void> {
+    const it = this.db.iterator({ gte: logKey(first), lte: logKey(this.lastIndex) })
+    try {
+      let head = true
+      for await (const [k, v] of it) {
+        ops.push({ type: 'del', key: k })
+        if (head) {
+          const prefix = truncateLogRun(this.decodeRun(logIndexOf(k), v), first)
+          if (prefix !== undefined) ops.push({ type: 'put', key: prefix.key, value: prefix.value })
+          head = false
+        }
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   private notifyApplied (): void {
@@ -1005,26 +1051,28 @@ export class RaftStore {
     invariant(hi <= this.lastIndex + 1 && lo <= hi, () => `entries [${lo}, ${hi}) are beyond the log (last ${this.lastIndex})`)
     const out: Entry[] = []
     let bytes = 0
-    const it = this.db.iterator({ gte: logKey(lo), lt: logKey(Math.min(hi, lo + MAX_READ_ENTRIES)) })
+    const end = Math.min(hi, lo + MAX_READ_ENTRIES)
+    if (lo >= end) return out
+    // the first run holds lo; later runs follow it without gaps
+    const it = this.db.iterator({ gte: logKey(lo), lte: logKey(this.lastIndex) })
     try {
       let expected = lo
-      for await (const [k, v] of it) {
-        const index = logIndexOf(k)
-        if (index !== expected) throw this.corrupt('log', expected, 'entry is missing')
-        let entry: Entry
-        try {
-          entry = decodeLogRecord(index, v).entry
-        } catch (err) {
-          throw this.corrupt('log', index, `torn or undecodable entry: ${(err as Error).message}`)
+      reading: for await (const [k, v] of it) {
+        const recs = this.decodeRun(logIndexOf(k), v)
+        this.checkRunEnd(logIndexOf(k), recs)
+        if (recs[0].entry.index > expected) throw this.corrupt('log', expected, 'entry is missing')
+        for (const { entry } of recs) {
+          if (entry.index < expected) continue
+          if (entry.index >= end || (out.length > 0 && bytes + entry.data.length > maxBytes)) break reading
+          out.push(entry)
+          bytes += entry.data.length
+          expected++
         }
-        if (out.length > 0 && bytes + entry.data.length > maxBytes) break
-        out.push(entry)
-        bytes += entry.data.length
-        expected++
       }
     } finally {
       await it.close()
     }
+    if (out.length === 0) throw this.corrupt('log', lo, 'entry is missing')
     return out
   }
 
@@ -1135,9 +1183,8 @@ export class RaftStore {
       const newStart = Math.max(this.logStart.index, meta.index - this.logRetain)
       let start = this.logStart
       if (newStart > this.logStart.index) {
-        const v = await this.db.get(logKey(newStart))
-        if (v === undefined) throw this.corrupt('log', newStart, 'entry is missing')
-        const rec = decodeLogRecord(newStart, v)
+        const rec = await this.diskRecord(newStart)
+        if (rec === undefined) throw this.corrupt('log', newStart, 'entry is missing')
         start = { index: newStart, term: rec.entry.term, hash: Buffer.from(rec.chainHash) }
         ops.push({ type: 'put', key: META.logStart, value: Buffer.from(wire.LogStartRecord.encode({ index: start.index, term: start.term, chainHash: start.hash as Uint8Array<ArrayBuffer> })) })
       }
@@ -1146,6 +1193,7 @@ export class RaftStore {
       this.snapMeta = meta
       this.logStart = start
       if (start.index > oldStart) {
+        // runs ending at or before the new start go; one straddling it stays (its older entries are skipped on read)
         await this.cleanup(async () => { await this.db.clear({ gt: logKey(oldStart), lte: logKey(start.index) }) })
       }
       return { ...meta, confState: cloneConfState(meta.confState) }

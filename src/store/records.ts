@@ -17,21 +17,28 @@ export const HASH_BYTES = 32
 export const ZERO_HASH: Buffer = Buffer.alloc(HASH_BYTES)
 
 // Log record: [type u8][term u64][chain hash 32][data]
-const LOG_HEADER = 1 + 8 + HASH_BYTES
+/** Offset of the chain hash in a log record. */
+export const LOG_HASH_OFFSET = 9
+/** Bytes of a log record before the entry's data. */
+export const LOG_HEADER = LOG_HASH_OFFSET + HASH_BYTES
 const ENTRY_TYPES: EntryType[] = ['normal', 'confChange']
 
-/** Encodes a log entry with its chain hash (the index is the key). */
-export function encodeLogRecord (e: Entry, chainHash: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(LOG_HEADER + e.data.length)
-  buf[0] = e.type === 'normal' ? 0 : 1
-  writeU64(buf, 1, e.term)
-  buf.set(chainHash, 9)
-  buf.set(e.data, LOG_HEADER)
-  return buf
+/** Writes the log record of `e` at `offset` of `buf`, all but its chain hash (LOG_HEADER + data bytes). */
+export function writeLogRecord (buf: Buffer, offset: number, e: Entry): void {
+  buf[offset] = e.type === 'normal' ? 0 : 1
+  writeU64(buf, offset + 1, e.term)
+  buf.set(e.data, offset + LOG_HEADER)
+}
+
+/** A decoded log record: the entry, its stored chain hash and the record's bytes (views, not copies). */
+export interface LogRecord {
+  entry: Entry
+  chainHash: Buffer
+  record: Buffer
 }
 
 /** Decodes a log record at `index`. The entry's data is a view into `buf`. */
-export function decodeLogRecord (index: number, buf: Buffer): { entry: Entry, chainHash: Buffer } {
+export function decodeLogRecord (index: number, buf: Buffer): LogRecord {
   if (buf.length < LOG_HEADER) throw new RecordError(`torn log record: ${buf.length} bytes, header needs ${LOG_HEADER}`)
   const type = ENTRY_TYPES[buf[0]]
   if (type === undefined) throw new RecordError(`unknown entry type ${buf[0]}`)
@@ -41,7 +48,7 @@ export function decodeLogRecord (index: number, buf: Buffer): { entry: Entry, ch
   } catch (err) {
     throw new RecordError((err as Error).message)
   }
-  return { entry: { index, term, type, data: plain(buf.subarray(LOG_HEADER)) }, chainHash: buf.subarray(9, LOG_HEADER) }
+  return { entry: { index, term, type, data: plain(buf.subarray(LOG_HEADER)) }, chainHash: buf.subarray(LOG_HASH_OFFSET, LOG_HEADER), record: buf }
 }
 
 /** A key's stored state. Revisions are Raft indexes. */

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { ops } from '../../../src/api/kv.js'
 import { CorruptionError, RaftStore } from '../../../src/store/index.js'
-import { kvKey, logKey, META } from '../../../src/store/keys.js'
+import { kvKey, LOG_END, logIndexOf, logKey, META } from '../../../src/store/keys.js'
+import { decodeLogRun, packLogRun } from '../../../src/store/log-run.js'
 import type { Entry } from '../../../src/raft/types.js'
 import { b, cleanup, entry, tempDir } from './helpers.js'
 
@@ -18,14 +19,31 @@ function logged (): Entry[] {
   return Array.from({ length: N }, (_, i) => entry(i + 1, 1 + Math.floor(i / 7), ops.put(b(`k${i}`), b(`value-${i}`))))
 }
 
-/** A store with N entries (the first 10 committed and applied), closed. */
-async function prepared (): Promise<string> {
+/**
+ * A store with N entries (the first 10 committed and applied), closed. The entries are appended in runs of
+ * `perPersist` (one persist each; N by default: the whole log is one run, keyed by its last index N).
+ */
+async function prepared (perPersist = N): Promise<string> {
   const dir = tempDir('corrupt')
   const store = await RaftStore.open(dir)
   const e = logged()
-  await store.persist({ entries: e, hardState: { term: 3, vote: 1, commit: 10 }, committedEntries: e.slice(0, 10) })
+  for (let i = 0; i < N; i += perPersist) await store.persist({ entries: e.slice(i, i + perPersist), committedEntries: [] })
+  await store.persist({ entries: [], hardState: { term: 3, vote: 1, commit: 10 }, committedEntries: e.slice(0, 10) })
   await store.close()
   return dir
+}
+
+/** Rewrites the run holding entry `index`: `edit` gets a copy of that entry's record and returns its replacement, or null to drop it. */
+async function editEntry (db: ClassicLevel<Buffer, Buffer>, index: number, edit: (record: Buffer) => Buffer | null): Promise<void> {
+  const [[key, value]] = await db.iterator({ gte: logKey(index), lt: LOG_END, limit: 1 }).all()
+  const recs = decodeLogRun(logIndexOf(key), value)
+  const first = recs[0].entry.index
+  const records: Buffer[] = []
+  for (const r of recs) {
+    const rec = r.entry.index === index ? edit(Buffer.from(r.record)) : r.record
+    if (rec !== null) records.push(rec)
+  }
+  await db.put(key, packLogRun(first, records))
 }
 
 async function tamper (dir: string, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
@@ -51,8 +69,8 @@ async function expectCorruption (dir: string, table: string, index: number | und
   })
 }
 
-async function check (index: number | undefined, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>, table = 'log'): Promise<void> {
-  const dir = await prepared()
+async function check (index: number | undefined, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>, table = 'log', perPersist = N): Promise<void> {
+  const dir = await prepared(perPersist)
   try {
     await tamper(dir, fn)
     await expectCorruption(dir, table, index)
@@ -77,53 +95,52 @@ describe('corruption detection at open', () => {
 
   it('a flipped byte in an entry payload (applied part of the log)', async () => {
     await check(4, async (db) => {
-      const v = await db.get(logKey(4)) as Buffer
-      v[v.length - 1] ^= 0x01
-      await db.put(logKey(4), v)
+      await editEntry(db, 4, (rec) => { rec[rec.length - 1] ^= 0x01; return rec })
     })
   })
 
   it('a flipped byte in an entry payload (unapplied tail)', async () => {
     await check(15, async (db) => {
-      const v = await db.get(logKey(15)) as Buffer
-      v[45] ^= 0x80
-      await db.put(logKey(15), v)
+      await editEntry(db, 15, (rec) => { rec[45] ^= 0x80; return rec })
     })
   })
 
   it('a flipped term or entry type', async () => {
     await check(12, async (db) => {
-      const v = await db.get(logKey(12)) as Buffer
-      v[8] ^= 0x01 // low byte of the term
-      await db.put(logKey(12), v)
+      await editEntry(db, 12, (rec) => { rec[8] ^= 0x01; return rec }) // low byte of the term
     })
     await check(13, async (db) => {
-      const v = await db.get(logKey(13)) as Buffer
-      v[0] = 1 // normal -> confChange
-      await db.put(logKey(13), v)
+      await editEntry(db, 13, (rec) => { rec[0] = 1; return rec }) // normal -> confChange
     })
   })
 
   it('an altered stored chain hash', async () => {
     await check(7, async (db) => {
-      const v = await db.get(logKey(7)) as Buffer
-      v[9 + 5] ^= 0xff
-      await db.put(logKey(7), v)
+      await editEntry(db, 7, (rec) => { rec[9 + 5] ^= 0xff; return rec })
     })
   })
 
-  it('an entry deleted in the middle', async () => {
-    await check(9, async (db) => { await db.del(logKey(9)) })
+  it('an entry deleted in the middle of a run', async () => {
+    // entry 10's record now sits where 9 was: its hash does not chain from 8
+    await check(9, async (db) => { await editEntry(db, 9, () => null) })
   })
 
   it('the last entry deleted', async () => {
-    await check(N, async (db) => { await db.del(logKey(N)) })
+    await check(N, async (db) => { await editEntry(db, N, () => null) })
+  })
+
+  it('a whole run deleted', async () => {
+    await check(6, async (db) => { await db.del(logKey(10)) }, 'log', 5)
   })
 
   it('a torn (truncated) entry', async () => {
-    await check(17, async (db) => {
-      const v = await db.get(logKey(17)) as Buffer
-      await db.put(logKey(17), v.subarray(0, 20))
+    await check(17, async (db) => { await editEntry(db, 17, (rec) => rec.subarray(0, 20)) })
+  })
+
+  it('a torn run (its record cut short inside the last entry)', async () => {
+    await check(N, async (db) => {
+      const v = await db.get(logKey(N)) as Buffer
+      await db.put(logKey(N), v.subarray(0, v.length - 10))
     })
   })
 
