@@ -3,9 +3,13 @@
 // Layout (hand-rolled: this is on the write path of every request), repeated per event:
 //   put:    [0][varint key len][key][varint value len][value][create u64][version u64][lease u64]
 //   delete: [1][varint key len][key]
+// The revisions one persist applies are stored together, as one LevelDB record keyed by the last of them (as the
+// log is, see log-run.ts: one record instead of one per revision is most of what a batch costs LevelDB):
+//   run:    [RUN_MARKER][per revision: [revision u64][events length u32][events]]
+// A format-1 record (the events of one revision, keyed by it) starts with an event type and reads as a run of one.
 import type { KvEvent } from '../api/kv.js'
 import type { Effect } from './state-machine.js'
-import { readU64, writeU64 } from './keys.js'
+import { eventKey, readU64, writeU64 } from './keys.js'
 import { plain, RecordError } from './records.js'
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
 
@@ -77,5 +81,58 @@ export function decodeEvents (revision: number, bytes: Buffer): KvEvent[] {
     out.push({ type: 'put', kv: { key, value, createRevision: readU64(bytes, off), modRevision: revision, version: readU64(bytes, off + 8), lease: readU64(bytes, off + 16) } })
     off += 24
   }
+  return out
+}
+
+/** First byte of an event run (a format-1 record starts with an event type, 0 or 1). */
+export const EVENT_RUN_MARKER = 0x80
+/** A run is closed once it holds this many bytes (one revision may exceed it alone). */
+export const EVENT_RUN_MAX_BYTES = 512 * 1024
+const PER_REVISION = 8 + 4
+
+/** The events of one revision, encoded (encodeEvents). */
+export type RevisionBytes = readonly [revision: number, events: Buffer]
+
+/** Event-run records for `revs` (ascending revisions), each keyed by its last revision. */
+export function encodeEventRuns (revs: readonly RevisionBytes[]): Array<{ key: Buffer, value: Buffer }> {
+  const runs: Array<{ key: Buffer, value: Buffer }> = []
+  let i = 0
+  while (i < revs.length) {
+    let size = 1
+    let j = i
+    while (j < revs.length && (j === i || size + PER_REVISION + revs[j][1].length <= EVENT_RUN_MAX_BYTES)) {
+      size += PER_REVISION + revs[j][1].length
+      j++
+    }
+    const value = Buffer.allocUnsafe(size)
+    value[0] = EVENT_RUN_MARKER
+    let off = 1
+    for (let k = i; k < j; k++) {
+      const [revision, events] = revs[k]
+      writeU64(value, off, revision)
+      value.writeUInt32BE(events.length, off + 8)
+      value.set(events, off + PER_REVISION)
+      off += PER_REVISION + events.length
+    }
+    runs.push({ key: eventKey(revs[j - 1][0]), value })
+    i = j
+  }
+  return runs
+}
+
+/** The revisions of the event run keyed by `lastRevision`, in order; throws RecordError on a malformed run. */
+export function decodeEventRun (lastRevision: number, buf: Buffer): Array<{ revision: number, events: Buffer }> {
+  if (buf.length === 0 || buf[0] !== EVENT_RUN_MARKER) return [{ revision: lastRevision, events: buf }]
+  const out: Array<{ revision: number, events: Buffer }> = []
+  let off = 1
+  while (off < buf.length) {
+    if (off + PER_REVISION > buf.length) throw new RecordError(`truncated event run at byte ${off}`)
+    const revision = readU64(buf, off)
+    const end = off + PER_REVISION + buf.readUInt32BE(off + 8)
+    if (end > buf.length) throw new RecordError(`truncated event run: revision ${revision} runs past the record`)
+    out.push({ revision, events: buf.subarray(off + PER_REVISION, end) })
+    off = end
+  }
+  if (out.length === 0 || out[out.length - 1].revision !== lastRevision) throw new RecordError(`event run does not end at its key's revision ${lastRevision}`)
   return out
 }

@@ -22,7 +22,8 @@ import {
   CompactedError, CorruptionError, DataDirLockedError, FormatVersionError, IdentityMismatchError, NotInitializedError,
   SnapshotError, SnapshotInProgressError, StaleSnapshotError, StoreClosedError
 } from './errors.js'
-import { decodeEvents, encodeEvents } from './events.js'
+import { decodeEventRun, decodeEvents, encodeEventRuns, encodeEvents } from './events.js'
+import type { RevisionBytes } from './events.js'
 import {
   attachBounds, attachedKeyOf, attachKey, bytesId, eventKey, eventRevisionOf, genPrefix, KV_END, KV_START, kvBounds, kvKey, kvPrefix,
   leaseIdOf, leaseKey, LOG_END, logIndexOf, logKey, META, MAX_GENERATION, TABLE_ATTACH, TABLE_LEASES, userKeyOf, writeU64
@@ -743,6 +744,8 @@ export class RaftStore {
     const results: ApplyResult[] = []
     // effects per entry, hashed afterwards in one tight loop (keeps the hash code and data hot in cache)
     const hashed: Array<[number, Buffer]> = []
+    // the change events of this batch's revisions, stored as event runs
+    const events: RevisionBytes[] = []
     for (const p of parsed) {
       const index = p.entry.index
       if (p.error !== undefined) {
@@ -755,7 +758,7 @@ export class RaftStore {
           results.push({ index, requestId: p.lease.requestId, ok: true, response: out.response })
           if (out.effects.length > 0) {
             const ev = encodeEvents(out.effects)
-            if (this.eventWindow > 0) ops.push({ type: 'put', key: eventKey(index), value: ev })
+            events.push([index, ev])
             hashed.push([index, ev])
           } else if (p.lease.lease.type === 'grant') {
             // grants change no key but are state all the same: they enter the state hash (0x02: not an event type)
@@ -790,11 +793,12 @@ export class RaftStore {
       }
       if (out.effects.length > 0) {
         const ev = encodeEvents(out.effects)
-        if (this.eventWindow > 0) ops.push({ type: 'put', key: eventKey(index), value: ev })
+        events.push([index, ev])
         hashed.push([index, ev])
       }
     }
     for (const [index, ev] of hashed) sHash = nextStateHash(sHash, index, ev)
+    if (this.eventWindow > 0) for (const run of encodeEventRuns(events)) ops.push({ type: 'put', key: run.key, value: run.value })
     const cacheUpdates: Array<[string, Buffer | null]> = []
     for (const w of root.pending()) {
       if (w.rec === null) {
@@ -983,22 +987,33 @@ export class RaftStore {
     if (fromRevision > upTo) return { revisions: [], next: fromRevision }
     const revisions: RevisionEvents[] = []
     let count = 0
+    // the first run holds fromRevision or the next revision that changed something; runs ending after upTo are
+    // not read (a run is written whole, with the applied index that covers it)
     const it = this.db.iterator({ gte: eventKey(fromRevision), lte: eventKey(upTo) })
     try {
       while (true) {
-        const page = await it.nextv(64)
+        const page = await it.nextv(16)
         if (page.length === 0) break
         for (const [k, v] of page) {
-          const revision = eventRevisionOf(k)
-          let events
+          const runLast = eventRevisionOf(k)
+          let run
           try {
-            events = decodeEvents(revision, v)
+            run = decodeEventRun(runLast, v)
           } catch (err) {
-            throw this.corrupt('events', revision, (err as Error).message)
+            throw this.corrupt('events', runLast, (err as Error).message)
           }
-          if (revisions.length > 0 && count + events.length > max) return { revisions, next: revision }
-          revisions.push({ revision, events })
-          count += events.length
+          for (const { revision, events: bytes } of run) {
+            if (revision < fromRevision) continue
+            let events
+            try {
+              events = decodeEvents(revision, bytes)
+            } catch (err) {
+              throw this.corrupt('events', revision, (err as Error).message)
+            }
+            if (revisions.length > 0 && count + events.length > max) return { revisions, next: revision }
+            revisions.push({ revision, events })
+            count += events.length
+          }
         }
       }
     } finally {
