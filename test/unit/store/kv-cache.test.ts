@@ -16,6 +16,17 @@ describe('KV cache', () => {
     assert.equal(c.get('b'), null)
   })
 
+  it('evicts in rounds, down to 7/8 of the bound, oldest first', () => {
+    const c = new KvCache(64, 1 << 20)
+    for (let i = 0; i < 64; i++) c.set(`k${i}`, Buffer.from('v'))
+    assert.equal(c.size, 64)
+    c.set('k64', Buffer.from('v'))
+    assert.equal(c.size, 56)
+    assert.equal(c.get('k8'), undefined)
+    assert.ok(c.get('k9') instanceof Buffer)
+    assert.ok(c.get('k64') instanceof Buffer)
+  })
+
   it('evicts beyond its byte bound and never caches a record larger than 1/16 of it', () => {
     const c = new KvCache(1000, 1600)
     c.set('big', Buffer.alloc(200))
