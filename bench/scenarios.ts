@@ -1,6 +1,6 @@
 // The availability and recovery measurements of issue 9, on a running benchmark cluster: leader-kill failover,
 // single-node restart with a large data set, snapshot install into a new learner, full-cluster cold start.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AspenClient } from '../src/client/index.js'
 import type { AspenBenchCluster } from './aspen-cluster.js'
@@ -96,13 +96,15 @@ export async function aspenSnapshotInstall (c: AspenBenchCluster, id: number, le
   await waitFor(`node ${id} added as learner`, async () => await client.control('cluster.addLearner', { nodeId: id }, { timeoutMs: 5000 }).then(() => true), 60_000, 100)
   await waitFor(`learner ${id} caught up`, async () => (await client.controlAt<{ appliedIndex: number }>(c.peer(id), 'cluster.status', {}, { timeoutMs: 3000 })).appliedIndex >= target, 240_000, 50)
   const ms = performance.now() - t0
-  const bytes = snapshotBytesSent(join(c.root, `n${leader}.log`), id)
+  // whichever node leads now sent it (leadership may have moved since `leader` was read, e.g. after a cold start)
+  const bytes = Math.max(...c.ids().map((n) => snapshotBytesSent(join(c.root, `n${n}.log`), id)))
   return { ms, bytes, mbPerS: bytes / 1024 / 1024 / (ms / 1000) }
 }
 
-/** Bytes of the last snapshot the leader's log says it sent to node `to` (0 when none). */
+/** Bytes of the last snapshot the node's log says it sent to node `to` (0 when none, or no log). */
 function snapshotBytesSent (logFile: string, to: number): number {
   let bytes = 0
+  if (!existsSync(logFile)) return 0
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     if (!line.includes(`sent to node ${to}`)) continue
     try {
