@@ -66,6 +66,7 @@ export class NatEnv {
   private readonly onExit = (): void => { this.closeSync() }
 
   private topology: NatTopology | undefined
+  private readonly configs = new Map<PeerName, Parameters<PeerProcess['configure']>[0]>()
 
   private constructor (ids: Record<PeerName, Identity>, private readonly nodePath: string) {
     this.ids = ids
@@ -152,9 +153,18 @@ export class NatEnv {
   }
 
   private async configure (name: PeerName, role: PeerRole, cookie: string, ip: string, relays: string[], bootstrap: string[]): Promise<void> {
-    await this.peer(name).configure({
-      role, name, cookie, privateKeyHex: this.ids[name].hex, nodeId: NODE_IDS[name], listen: [tcpAddr(ip)], relays, bootstrap
-    }, READY_TIMEOUT_MS)
+    const cfg = { role, name, cookie, privateKeyHex: this.ids[name].hex, nodeId: NODE_IDS[name], listen: [tcpAddr(ip)], relays, bootstrap }
+    this.configs.set(name, cfg)
+    await this.peer(name).configure(cfg, READY_TIMEOUT_MS)
+  }
+
+  /** Starts peer `name` again (after it exited) with the same identity, address and configuration. */
+  async restart (name: PeerName): Promise<PeerProcess> {
+    const cfg = this.configs.get(name)
+    if (cfg === undefined) throw new PeerProcessError(`peer ${name} was never configured`)
+    const p = this.peers[name] = this.spawn(name)
+    await p.configure(cfg, READY_TIMEOUT_MS)
+    return p
   }
 
   /** Stops every peer (gracefully, then SIGKILL) and removes the namespaces and the route. */

@@ -1,7 +1,8 @@
 // NAT traversal (issue 5, "NAT traversal"): two private LANs behind masquerading routers and a public segment with
 // two relays, all in network namespaces this test creates and removes. Nodes on both LANs find each other by cookie
 // through the relays, carry more than 1 MiB of Raft frames over one /p2p-circuit connection (so relay data limits
-// could not hide), keep a stranger with another cookie out, and fail over to the second relay when the first dies.
+// could not hide), keep a stranger with another cookie out, fail over to the second relay when the first dies, and
+// reserve on the first again when it restarts (it then carries A→B alone once the second dies too).
 // Whether DCUtR upgraded the connection to direct is reported, not asserted: with private addresses it will not
 // (see NOTES-libp2p-leveldb.md). Needs root, `ip netns` and nft; otherwise skipped with the reason printed.
 import assert from 'node:assert/strict'
@@ -19,6 +20,8 @@ const MiB = 1024 * 1024
 const TRANSFER_BYTES = 2 * MiB
 const MESSAGE_BYTES = 64 * 1024
 const TRANSFER_DEADLINE_MS = 20_000
+/** A relay that restarts must carry reservations again within this (discovery re-dials bootstrap peers every few seconds). */
+const RESERVE_AGAIN_MS = 30_000
 const CONVERGE_DEADLINE_MS = 20_000
 /** A dial with the wrong pnet key can hang until the host's 5 s dial timeout. */
 const STRANGER_DIAL_TIMEOUT_MS = 6000
@@ -66,6 +69,7 @@ test('NAT traversal: two LANs behind NAT routers reach each other through circui
 
   let failed = false
   let crashed: PeerName[] = []
+  let restarted: 'relay1' | 'relay2' | undefined
   // Subtests that fail mark the run, so the peers' stderr is printed before everything is torn down.
   const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
     await t.test(name, async () => {
@@ -193,6 +197,38 @@ test('NAT traversal: two LANs behind NAT routers reach each other through circui
       assert.ok(after.raft.connects > connectsBefore, 'A must have opened a new Raft stream after losing the relay')
       assert.equal(sb.receivedByPath.direct ?? 0, 0, 'no Raft bytes may have taken a direct path')
       console.log(`relay failover: ${dead} killed; A noticed in ${noticedMs} ms; ${((relayedBytes(sb, survivorId) - before) / MiB).toFixed(2)} MiB through the survivor ${Date.now() - killedAt} ms after the kill`)
+      restarted = dead
+    })
+
+    await step('the killed relay comes back, A and B reserve on it again, and it carries A→B when the other relay dies', async () => {
+      assert.ok(restarted !== undefined, 'the failover step names the relay it killed')
+      const back = restarted
+      const other = back === 'relay1' ? 'relay2' : 'relay1'
+      const relayId = env.ids[back].peerId
+      const startedAt = Date.now()
+      await env.restart(back)
+      const circuit = `/p2p/${relayId}/p2p-circuit/`
+      for (const [name, peer] of [['A', a], ['B', b]] as const) {
+        let last: PeerStatus | undefined
+        await pollUntil(async () => {
+          const s = last = await peer.status()
+          const connected = s.connections.some((c) => c.status === 'open' && c.peerId === relayId)
+          return connected && s.addrs.some((addr) => addr.includes(circuit)) ? true : undefined
+        }, RESERVE_AGAIN_MS, `${name} to connect to ${back} again and listen through it`, () => last === undefined ? '' : JSON.stringify({ addrs: last.addrs, connections: last.connections.map((c) => [c.peerId, c.status]) }))
+      }
+      const reservedMs = Date.now() - startedAt
+      // the only way left from A to B is a reservation B holds on the restarted relay
+      const before = relayedBytes(await b.status(), relayId)
+      env.peer(other).kill()
+      await env.peer(other).waitExit()
+      await a.request({ cmd: 'send', to: NODE_IDS.b, totalBytes: TRANSFER_BYTES, messageBytes: MESSAGE_BYTES, deadlineMs: TRANSFER_DEADLINE_MS }, TRANSFER_DEADLINE_MS + 5000)
+      let lastB: PeerStatus | undefined
+      await pollUntil(async () => {
+        const s = lastB = await b.status()
+        return relayedBytes(s, relayId) - before > MiB ? true : undefined
+      }, TRANSFER_DEADLINE_MS, `B to receive more than 1 MiB through the restarted ${back}`, () => lastB === undefined ? '' : brief(lastB))
+      console.log(`relay restart: ${back} back; A and B connected and listening through it ${reservedMs} ms after its restart; ` +
+        `it carried A→B after ${other} was killed`)
     })
   } finally {
     crashed = PEER_NAMES.filter((n) => env.peer(n).unexpectedExit() !== undefined)
