@@ -11,6 +11,7 @@ import type { KvEvent } from '../api/kv.js'
 import type { Effect } from './state-machine.js'
 import { eventKey, readU64, writeU64 } from './keys.js'
 import { plain, RecordError } from './records.js'
+import { runSpans } from './run-spans.js'
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
 
 /** Writes the varint of `n` at `off`; returns the offset after it. */
@@ -96,26 +97,18 @@ export type RevisionBytes = readonly [revision: number, events: Buffer]
 /** Event-run records for `revs` (ascending revisions), each keyed by its last revision. */
 export function encodeEventRuns (revs: readonly RevisionBytes[]): Array<{ key: Buffer, value: Buffer }> {
   const runs: Array<{ key: Buffer, value: Buffer }> = []
-  let i = 0
-  while (i < revs.length) {
-    let size = 1
-    let j = i
-    while (j < revs.length && (j === i || size + PER_REVISION + revs[j][1].length <= EVENT_RUN_MAX_BYTES)) {
-      size += PER_REVISION + revs[j][1].length
-      j++
-    }
-    const value = Buffer.allocUnsafe(size)
+  for (const { start, end, bytes } of runSpans(revs.length, 1, (i) => PER_REVISION + revs[i][1].length, EVENT_RUN_MAX_BYTES)) {
+    const value = Buffer.allocUnsafe(bytes)
     value[0] = EVENT_RUN_MARKER
     let off = 1
-    for (let k = i; k < j; k++) {
+    for (let k = start; k < end; k++) {
       const [revision, events] = revs[k]
       writeU64(value, off, revision)
       value.writeUInt32BE(events.length, off + 8)
       value.set(events, off + PER_REVISION)
       off += PER_REVISION + events.length
     }
-    runs.push({ key: eventKey(revs[j - 1][0]), value })
-    i = j
+    runs.push({ key: eventKey(revs[end - 1][0]), value })
   }
   return runs
 }

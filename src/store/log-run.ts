@@ -16,6 +16,7 @@ import { chainHashInto } from './chain.js'
 import { readU64, TABLE_LOG, writeU64 } from './keys.js'
 import type { LogRecord } from './records.js'
 import { decodeLogRecord, HASH_BYTES, LOG_HASH_OFFSET, LOG_HEADER, RecordError, writeLogRecord } from './records.js'
+import { runSpans } from './run-spans.js'
 
 /** First byte of a run value (a legacy record starts with its entry type, 0 or 1). */
 export const RUN_MARKER = 0x80
@@ -56,20 +57,12 @@ export function encodeLogAppend (entries: readonly Entry[], prevHash: Uint8Array
   const hashes = new Array<Buffer>(n)
   const runs: EncodedRun[] = []
   let prev = prevHash
-  let i = 0
-  while (i < n) {
-    // entries [i, j) fill the next run
-    let size = RUN_HEADER
-    let j = i
-    while (j < n && (j === i || size + LEN_BYTES + LOG_HEADER + entries[j].data.length <= RUN_MAX_BYTES)) {
-      size += LEN_BYTES + LOG_HEADER + entries[j].data.length
-      j++
-    }
-    const value = Buffer.allocUnsafe(size)
+  for (const { start, end, bytes } of runSpans(n, RUN_HEADER, (i) => LEN_BYTES + LOG_HEADER + entries[i].data.length, RUN_MAX_BYTES)) {
+    const value = Buffer.allocUnsafe(bytes)
     value[0] = RUN_MARKER
-    writeU64(value, 1, entries[i].index)
+    writeU64(value, 1, entries[start].index)
     let offset = RUN_HEADER
-    for (let k = i; k < j; k++) {
+    for (let k = start; k < end; k++) {
       const e = entries[k]
       // plain checks: a message closure per entry would be garbage on the hottest loop of the store
       if (e.index !== entries[0].index + k) throw new InvariantError(`entries are not contiguous at ${e.index}`)
@@ -84,8 +77,7 @@ export function encodeLogAppend (entries: readonly Entry[], prevHash: Uint8Array
       prevTerm = e.term
       offset += LEN_BYTES + recordBytes
     }
-    runs.push({ key: runKey(entries[j - 1].index), value })
-    i = j
+    runs.push({ key: runKey(entries[end - 1].index), value })
   }
   return { runs, hashes }
 }

@@ -330,40 +330,33 @@ export class RaftStore {
     return (await this.diskRecord(index))?.chainHash
   }
 
+  /** Runs `fn` on a log run read from disk; a RunError becomes a CorruptionError naming the entry. */
+  private logRunOrCorrupt<T> (fn: () => T, what = ''): T {
+    try {
+      return fn()
+    } catch (err) {
+      if (err instanceof RunError) throw this.corrupt('log', err.index, `${what}${err.message}`)
+      throw err
+    }
+  }
+
   /** Decodes a run read from disk; an undecodable one is a CorruptionError naming the entry. */
   private decodeRun (runLast: number, v: Buffer): LogRecord[] {
-    try {
-      return decodeLogRun(runLast, v)
-    } catch (err) {
-      if (err instanceof RunError) throw this.corrupt('log', err.index, `torn or undecodable entry: ${err.message}`)
-      throw err
-    }
+    return this.logRunOrCorrupt(() => decodeLogRun(runLast, v), 'torn or undecodable entry: ')
   }
 
+  /** CorruptionError unless the decoded run ends where its key says. */
   private checkRunEnd (runLast: number, recs: readonly LogRecord[]): void {
-    try {
-      checkRunEnd(runLast, recs)
-    } catch (err) {
-      if (err instanceof RunError) throw this.corrupt('log', err.index, err.message)
-      throw err
-    }
+    this.logRunOrCorrupt(() => { checkRunEnd(runLast, recs) })
   }
 
-  /** The run holding entry `index`, from disk (the first run whose last index is at or after it). */
-  private async diskRun (index: number): Promise<{ key: Buffer, value: Buffer, records: LogRecord[] } | undefined> {
+  /** The stored record of entry `index` (from the first run whose last index is at or after it), or undefined. */
+  private async diskRecord (index: number): Promise<LogRecord | undefined> {
     const found = await this.db.iterator({ gte: logKey(index), lt: LOG_END, limit: 1 }).all()
     if (found.length === 0) return undefined
-    const [key, value] = found[0]
-    const records = this.decodeRun(logIndexOf(key), value)
-    return { key, value, records }
-  }
-
-  /** The stored record of entry `index`, or undefined when the log does not hold it. */
-  private async diskRecord (index: number): Promise<LogRecord | undefined> {
-    const run = await this.diskRun(index)
-    if (run === undefined) return undefined
-    const first = run.records[0].entry.index
-    return index >= first ? run.records[index - first] : undefined
+    const records = this.decodeRun(logIndexOf(found[0][0]), found[0][1])
+    const first = records[0].entry.index
+    return index >= first ? records[index - first] : undefined
   }
 
   private async initialize (nodeId: number): Promise<void> {
