@@ -4,13 +4,13 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { ClassicLevel } from 'classic-level'
+import type { ClassicLevel } from 'classic-level'
 import { ops } from '../../../src/api/kv.js'
 import { CorruptionError, RaftStore } from '../../../src/store/index.js'
 import { kvKey, LOG_END, logIndexOf, logKey, META } from '../../../src/store/keys.js'
 import { decodeLogRun, packLogRun } from '../../../src/store/log-run.js'
 import type { Entry } from '../../../src/raft/types.js'
-import { b, cleanup, entry, tempDir } from './helpers.js'
+import { b, cleanup, entry, tempDir, withRawDb } from './helpers.js'
 
 const N = 20
 
@@ -47,13 +47,7 @@ async function editEntry (db: ClassicLevel<Buffer, Buffer>, index: number, edit:
 }
 
 async function tamper (dir: string, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'raft'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  await db.open()
-  try {
-    await fn(db)
-  } finally {
-    await db.close()
-  }
+  await withRawDb(join(dir, 'raft'), fn)
 }
 
 async function expectCorruption (dir: string, table: string, index: number | undefined): Promise<void> {

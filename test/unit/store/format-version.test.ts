@@ -5,7 +5,6 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ClassicLevel } from 'classic-level'
 import { ops } from '../../../src/api/kv.js'
 import { FormatVersionError, RaftStore } from '../../../src/store/index.js'
 import { META } from '../../../src/store/keys.js'
@@ -13,18 +12,10 @@ import {
   backupDirName, encodeFormatVersion, migrationPath, prepareStoreFormat, STORE_FORMAT_VERSION, StoreFormatTooNewError,
   StoreMigrationError, type Migration
 } from '../../../src/store/format-version.js'
-import { b, cleanup, commit, s, tempDir } from './helpers.js'
-
-type Db = ClassicLevel<Buffer, Buffer>
-
-async function withRaw<T> (dir: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  await db.open()
-  try { return await fn(db) } finally { await db.close() }
-}
+import { b, cleanup, commit, s, tempDir, withRawDb } from './helpers.js'
 
 async function dump (dir: string): Promise<string[]> {
-  return await withRaw(dir, async (db) => (await db.iterator().all()).map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`))
+  return await withRawDb(dir, async (db) => (await db.iterator().all()).map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`))
 }
 
 /** A real store with three applied writes, closed. */
@@ -73,10 +64,10 @@ describe('store format version', () => {
       assert.equal(out.steps.length, 2)
       assert.equal(out.backupDir, join(dir, backupDirName(STORE_FORMAT_VERSION)))
       // the backup is the old format, untouched
-      const backupRows = await withRaw(out.backupDir, async (db) => [(await db.get(META.formatVersion))?.readUInt32BE(0), await db.get(MARKER)])
+      const backupRows = await withRawDb(out.backupDir, async (db) => [(await db.get(META.formatVersion))?.readUInt32BE(0), await db.get(MARKER)])
       assert.deepEqual(backupRows, [STORE_FORMAT_VERSION, undefined])
       // the live store is at the new format with both steps applied
-      const live = await withRaw(join(dir, 'raft'), async (db) => [(await db.get(META.formatVersion))?.readUInt32BE(0), (await db.get(MARKER))?.toString()])
+      const live = await withRawDb(join(dir, 'raft'), async (db) => [(await db.get(META.formatVersion))?.readUInt32BE(0), (await db.get(MARKER))?.toString()])
       assert.deepEqual(live, [target, String(STORE_FORMAT_VERSION + 1)])
       // this build cannot open the migrated (newer) format; putting the backup back in place restores the old store
       await assert.rejects(RaftStore.open(dir, { nodeId: 1 }), (err: unknown) => err instanceof FormatVersionError)
@@ -93,7 +84,7 @@ describe('store format version', () => {
     const dir = await seededStore()
     try {
       // fake an older on-disk format: version current-1 with a step that brings it to current
-      await withRaw(join(dir, 'raft'), async (db) => { await db.put(META.formatVersion, encodeFormatVersion(STORE_FORMAT_VERSION - 1)) })
+      await withRawDb(join(dir, 'raft'), async (db) => { await db.put(META.formatVersion, encodeFormatVersion(STORE_FORMAT_VERSION - 1)) })
       const out = await prepareStoreFormat(dir, { migrations: [fakeStep(STORE_FORMAT_VERSION - 1)] })
       assert.ok(out.kind === 'migrated')
       assert.equal(out.backupDir, join(dir, backupDirName(STORE_FORMAT_VERSION - 1)))
@@ -112,7 +103,7 @@ describe('store format version', () => {
     const dir = await seededStore()
     try {
       const newer = STORE_FORMAT_VERSION + 1
-      await withRaw(join(dir, 'raft'), async (db) => { await db.put(META.formatVersion, encodeFormatVersion(newer)) })
+      await withRawDb(join(dir, 'raft'), async (db) => { await db.put(META.formatVersion, encodeFormatVersion(newer)) })
       const before = await dump(join(dir, 'raft'))
       await assert.rejects(prepareStoreFormat(dir), (err: unknown) => {
         assert.ok(err instanceof StoreFormatTooNewError)

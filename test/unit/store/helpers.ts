@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { ClassicLevel } from 'classic-level'
 import type { Command, KeyValue, Txn } from '../../../src/api/kv.js'
 import { encodeCommand, encodeLeaseCommand } from '../../../src/api/codec.js'
 import type { LeaseOp } from '../../../src/api/kv.js'
@@ -13,6 +14,17 @@ import type { RaftStore } from '../../../src/store/index.js'
 /** A fresh directory under os.tmpdir(); remove it with `cleanup`. */
 export function tempDir (tag = 'store'): string {
   return mkdtempSync(join(tmpdir(), `aspen-test-${tag}-`))
+}
+
+/** Opens the LevelDB at `levelDir` (a data dir's `raft/`, or a backup of it) around `fn`, for tampering and inspection. */
+export async function withRawDb<T> (levelDir: string, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
+  const db = new ClassicLevel<Buffer, Buffer>(levelDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await db.open()
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
 }
 
 /** Removes a temp dir (best effort, never throws). */

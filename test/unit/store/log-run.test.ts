@@ -6,7 +6,6 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { ClassicLevel } from 'classic-level'
 import { RaftStore } from '../../../src/store/index.js'
 import { chainHash } from '../../../src/store/chain.js'
 import { prepareStoreFormat, encodeFormatVersion } from '../../../src/store/format-version.js'
@@ -14,7 +13,7 @@ import { LOG_END, logIndexOf, logKey, META } from '../../../src/store/keys.js'
 import { decodeLogRun, encodeLogAppend, RUN_MAX_BYTES } from '../../../src/store/log-run.js'
 import { ZERO_HASH } from '../../../src/store/records.js'
 import type { Entry } from '../../../src/raft/types.js'
-import { cleanup, tempDir } from './helpers.js'
+import { cleanup, tempDir, withRawDb } from './helpers.js'
 
 function opaque (index: number, term: number, size: number): Entry {
   return { index, term, type: index % 5 === 0 ? 'confChange' : 'normal', data: new Uint8Array(size).fill(index & 0xff) }
@@ -22,13 +21,7 @@ function opaque (index: number, term: number, size: number): Entry {
 
 /** Log keys (run last indexes) in the store's raft DB. */
 async function runKeys (dir: string): Promise<number[]> {
-  const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'raft'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-  await db.open()
-  try {
-    return (await db.keys({ gte: logKey(0), lt: LOG_END }).all()).map(logIndexOf)
-  } finally {
-    await db.close()
-  }
+  return await withRawDb(join(dir, 'raft'), async (db) => (await db.keys({ gte: logKey(0), lt: LOG_END }).all()).map(logIndexOf))
 }
 
 describe('log runs', () => {
@@ -116,16 +109,15 @@ describe('log runs', () => {
       await store.persist({ entries, hardState: { term: 1, vote: 1, commit: 2 }, committedEntries: entries.slice(0, 2) })
       await store.close()
       // turn the log into format 1: each entry its own record (its bare record bytes) keyed by its index
-      const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'raft'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-      await db.open()
-      const [[key, value]] = await db.iterator({ gte: logKey(0), lt: LOG_END }).all()
-      const recs = decodeLogRun(logIndexOf(key), value)
-      await db.batch([
-        { type: 'del', key },
-        ...recs.map((r) => ({ type: 'put' as const, key: logKey(r.entry.index), value: Buffer.from(r.record) })),
-        { type: 'put', key: META.formatVersion, value: encodeFormatVersion(1) }
-      ], { sync: true })
-      await db.close()
+      await withRawDb(join(dir, 'raft'), async (db) => {
+        const [[key, value]] = await db.iterator({ gte: logKey(0), lt: LOG_END }).all()
+        const recs = decodeLogRun(logIndexOf(key), value)
+        await db.batch([
+          { type: 'del', key },
+          ...recs.map((r) => ({ type: 'put' as const, key: logKey(r.entry.index), value: Buffer.from(r.record) })),
+          { type: 'put', key: META.formatVersion, value: encodeFormatVersion(1) }
+        ], { sync: true })
+      })
 
       const out = await prepareStoreFormat(dir)
       assert.equal(out.kind, 'migrated')
